@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install the development environment and run the whole test suite: lint, format, types, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+
+echo "== ruff check"
+.venv/bin/ruff check src tests tools bench
+echo "== ruff format --check"
+.venv/bin/ruff format --check src tests tools bench
+echo "== mypy --strict src"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/pytest "$@"

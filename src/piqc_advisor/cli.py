@@ -1,0 +1,399 @@
+"""Command-line interface: `piqc-advisor` and its subcommands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from piqc_advisor import __version__
+from piqc_advisor.explain import explain_any, explain_text
+from piqc_advisor.knowledge import Catalog, KnowledgeError, load_catalog
+from piqc_advisor.knowledge.export import (
+    export_answers,
+    export_json_data,
+    export_markdown,
+    export_yaml,
+)
+from piqc_advisor.knowledge.model import PHASES, Checklist
+from piqc_advisor.knowledge.queries import (
+    all_sections,
+    closest,
+    coverage,
+    effective_owners,
+    effective_phase,
+    filter_entries,
+    find_term,
+    search,
+    section_matches,
+)
+from piqc_advisor.terminal import Output, TextTable, dump_json, join
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+KB_PATH_ENV = "PIQC_ADVISOR_KB_PATH"
+LISTING_FORMATS = click.Choice(["table", "json"])
+
+
+class _State:
+    def __init__(self, kb_paths: Sequence[Path]) -> None:
+        self.kb_paths = tuple(kb_paths)
+        self._catalog: Catalog | None = None
+
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            try:
+                self._catalog = load_catalog(self.kb_paths)
+            except KnowledgeError as exc:
+                click.echo(f"piqc-advisor: error: {exc}", err=True)
+                sys.exit(EXIT_USAGE)
+        return self._catalog
+
+
+def _usage_error(message: str, hint: str | None = None) -> NoReturn:
+    text = f"piqc-advisor: error: {message}"
+    if hint:
+        text += f" (did you mean {hint!r}?)"
+    click.echo(text, err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _checklist(catalog: Catalog, name: str) -> Checklist:
+    if name not in catalog.checklists:
+        _usage_error(f"unknown checklist {name!r}", closest(name, catalog.checklists))
+    return catalog.checklists[name]
+
+
+def _state(ctx: click.Context) -> _State:
+    state = ctx.find_object(_State)
+    assert state is not None
+    return state
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="piqc-advisor")
+@click.option(
+    "--kb-path",
+    "kb_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help=f"Extra knowledge directory (items/, checklists/, ...); repeatable. Also ${KB_PATH_ENV}.",
+)
+@click.pass_context
+def main(ctx: click.Context, kb_paths: tuple[Path, ...]) -> None:
+    """Check GenAI model deployments against the PIQC readiness knowledge base."""
+    env_paths = [Path(p) for p in os.environ.get(KB_PATH_ENV, "").split(os.pathsep) if p]
+    ctx.obj = _State([*env_paths, *kb_paths])
+
+
+@main.group()
+def kb() -> None:
+    """Browse, search and export the knowledge base."""
+
+
+@kb.command("list")
+@click.option("--format", "fmt", type=LISTING_FORMATS, default="table", show_default=True)
+@click.pass_context
+def kb_list(ctx: click.Context, fmt: str) -> None:
+    """List checklists with item counts and automated-vs-manual coverage."""
+    catalog = _state(ctx).catalog()
+    rows = []
+    for checklist in catalog.checklists.values():
+        cov = coverage(catalog, checklist)
+        rows.append(
+            {
+                "id": checklist.id,
+                "title": checklist.title,
+                "sections": len(checklist.sections),
+                "items": cov.items,
+                "automated": cov.automated,
+                "manual": cov.manual,
+            }
+        )
+    if fmt == "json":
+        click.echo(dump_json({"checklists": rows}), nl=False)
+        return
+    total = len(catalog.items)
+    automated = sum(1 for item in catalog.items.values() if item.automation)
+    Output().table(
+        TextTable(
+            headers=("CHECKLIST", "SECTIONS", "ITEMS", "AUTOMATED", "MANUAL", "TITLE"),
+            rows=tuple(
+                (
+                    str(r["id"]),
+                    str(r["sections"]),
+                    str(r["items"]),
+                    str(r["automated"]),
+                    str(r["manual"]),
+                    str(r["title"]),
+                )
+                for r in rows
+            ),
+            footer=(
+                f"{len(rows)} checklists over {total} distinct items: "
+                f"{automated} automated, {total - automated} manual.",
+            ),
+        )
+    )
+
+
+@kb.command("show")
+@click.argument("checklist_id", metavar="CHECKLIST")
+@click.option("--section", help="Only this section (id or title).")
+@click.option("--phase", type=click.Choice(PHASES), help="Only items in this phase.")
+@click.option("--owner", help="Only items this owner is responsible for (e.g. sre, mlops).")
+@click.option("--format", "fmt", type=LISTING_FORMATS, default="table", show_default=True)
+@click.pass_context
+def kb_show(
+    ctx: click.Context,
+    checklist_id: str,
+    section: str | None,
+    phase: str | None,
+    owner: str | None,
+    fmt: str,
+) -> None:
+    """Show a checklist's items, section by section."""
+    catalog = _state(ctx).catalog()
+    checklist = _checklist(catalog, checklist_id)
+    sections = all_sections(checklist)
+    if section and not any(section_matches(s, section) for s in sections):
+        hint = closest(section, [s.id for s in sections] + [s.title for s in sections])
+        _usage_error(f"checklist {checklist.id} has no section {section!r}", hint)
+    if owner:
+        known = {
+            o for path, i in checklist.entries() for o in effective_owners(path, catalog.items[i])
+        }
+        if owner not in known:
+            _usage_error(f"no item of {checklist.id} is owned by {owner!r}", closest(owner, known))
+    entries = filter_entries(catalog, checklist, section, phase, owner)
+    if fmt == "json":
+        data: dict[str, Any] = {"checklist": checklist.id, "title": checklist.title, "entries": []}
+        for path, item in entries:
+            data["entries"].append(
+                {
+                    "section": [s.id for s in path],
+                    "section_title": " / ".join(s.title for s in path),
+                    "id": item.id,
+                    "title": item.title,
+                    "severity": item.severity,
+                    "phase": effective_phase(path, item),
+                    "owners": list(effective_owners(path, item)),
+                    "verification": item.verification,
+                    "rules": list(item.rules),
+                }
+            )
+        click.echo(dump_json(data), nl=False)
+        return
+    out = Output()
+    cov = coverage(catalog, checklist)
+    out.heading(f"{checklist.title} ({checklist.id})")
+    current: str | None = None
+    rows: list[tuple[str, ...]] = []
+
+    def flush() -> None:
+        if current is not None and rows:
+            out.table(
+                TextTable(
+                    headers=("ID", "SEVERITY", "PHASE", "OWNERS", "VERIFIED", "TITLE"),
+                    rows=tuple(rows),
+                    title=f"\n{current}",
+                )
+            )
+
+    for path, item in entries:
+        title = " / ".join(s.title for s in path)
+        if title != current:
+            flush()
+            current, rows = title, []
+        rows.append(
+            (
+                item.id,
+                item.severity,
+                effective_phase(path, item),
+                join(effective_owners(path, item)),
+                "auto" if item.automation else "manual",
+                item.title,
+            )
+        )
+    flush()
+    out.text(
+        f"\n{len(entries)} entries shown; checklist coverage: {cov.automated} of {cov.items} "
+        f"items automated, {cov.manual} manual."
+    )
+
+
+@kb.command("search")
+@click.argument("text")
+@click.option("--format", "fmt", type=LISTING_FORMATS, default="table", show_default=True)
+@click.pass_context
+def kb_search(ctx: click.Context, text: str, fmt: str) -> None:
+    """Find items, checklists, signals, playbooks and terms containing every word of TEXT."""
+    results = search(_state(ctx).catalog(), text)
+    if fmt == "json":
+        click.echo(
+            dump_json(
+                {
+                    "query": text,
+                    "results": [{"kind": k, "id": i, "title": t} for k, i, t in results],
+                }
+            ),
+            nl=False,
+        )
+        return
+    if not results:
+        Output().text(f"nothing matches {text!r}")
+        return
+    Output().table(TextTable(headers=("KIND", "ID", "TITLE"), rows=tuple(results)))
+
+
+@kb.command("glossary")
+@click.argument("term", required=False)
+@click.option("--format", "fmt", type=LISTING_FORMATS, default="table", show_default=True)
+@click.pass_context
+def kb_glossary(ctx: click.Context, term: str | None, fmt: str) -> None:
+    """List glossary terms, or define TERM (id, name or alias)."""
+    catalog = _state(ctx).catalog()
+    if term is None:
+        terms = list(catalog.glossary.values())
+        if fmt == "json":
+            click.echo(
+                dump_json(
+                    {"terms": [{"id": t.id, "term": t.term, "category": t.category} for t in terms]}
+                ),
+                nl=False,
+            )
+            return
+        Output().table(
+            TextTable(
+                headers=("ID", "TERM", "CATEGORY"),
+                rows=tuple((t.id, t.term, t.category) for t in terms),
+            )
+        )
+        return
+    term_id = find_term(catalog, term)
+    if term_id is None:
+        names = [t.term for t in catalog.glossary.values()] + list(catalog.glossary)
+        _usage_error(f"unknown glossary term {term!r}", closest(term, names))
+    data = explain_any(catalog, term_id)
+    assert data is not None
+    if fmt == "json":
+        click.echo(dump_json(data), nl=False)
+    else:
+        Output().text(explain_text(data))
+
+
+@kb.command("signals")
+@click.option("--format", "fmt", type=LISTING_FORMATS, default="table", show_default=True)
+@click.pass_context
+def kb_signals(ctx: click.Context, fmt: str) -> None:
+    """List the runtime signal table that items and rules reference by id."""
+    signals = list(_state(ctx).catalog().signals.values())
+    if fmt == "json":
+        click.echo(
+            dump_json(
+                {
+                    "signals": [
+                        {
+                            "id": s.id,
+                            "number": s.number,
+                            "name": s.name,
+                            "group": s.group,
+                            "kind": s.kind,
+                            "sources": list(s.sources),
+                            "metrics": list(s.metrics),
+                            "engine_args": list(s.engine_args),
+                            "unit": s.unit,
+                            "purpose": s.purpose,
+                        }
+                        for s in signals
+                    ]
+                }
+            ),
+            nl=False,
+        )
+        return
+    Output().table(
+        TextTable(
+            headers=("#", "ID", "KIND", "SOURCES", "NAME"),
+            rows=tuple((str(s.number), s.id, s.kind, join(s.sources), s.name) for s in signals),
+        )
+    )
+
+
+@kb.command("export")
+@click.argument("checklist_id", metavar="CHECKLIST")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "json", "yaml"]),
+    default="markdown",
+    show_default=True,
+)
+@click.option("--answers", is_flag=True, help="Write the attestation answers template instead.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.pass_context
+def kb_export(
+    ctx: click.Context, checklist_id: str, fmt: str, answers: bool, output: Path | None
+) -> None:
+    """Export a fillable checklist (Markdown) or its data, or an answers template."""
+    catalog = _state(ctx).catalog()
+    checklist = _checklist(catalog, checklist_id)
+    if answers:
+        text = export_answers(catalog, checklist)
+    elif fmt == "markdown":
+        text = export_markdown(catalog, checklist)
+    elif fmt == "json":
+        text = dump_json(export_json_data(catalog, checklist))
+    else:
+        text = export_yaml(catalog, checklist)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _usage_error(f"cannot write {output}: {exc.strerror or exc}")
+
+
+@kb.command("validate")
+@click.pass_context
+def kb_validate(ctx: click.Context) -> None:
+    """Validate the knowledge base and every --kb-path extension; exit 2 on any problem."""
+    catalog = _state(ctx).catalog()
+    click.echo(
+        f"knowledge base valid: {len(catalog.items)} items, {len(catalog.checklists)} checklists, "
+        f"{len(catalog.signals)} signals, {len(catalog.playbooks)} playbooks, "
+        f"{len(catalog.glossary)} glossary terms"
+    )
+
+
+@main.command("explain")
+@click.argument("name", metavar="ID")
+@click.option("--format", "fmt", type=LISTING_FORMATS, default="table", show_default=True)
+@click.pass_context
+def explain(ctx: click.Context, name: str, fmt: str) -> None:
+    """Explain an item (e.g. SRV-004), checklist, signal, playbook or glossary term."""
+    catalog = _state(ctx).catalog()
+    data = explain_any(catalog, name)
+    if data is None:
+        candidates = [
+            *catalog.items,
+            *catalog.checklists,
+            *catalog.signals,
+            *catalog.playbooks,
+            *catalog.glossary,
+        ]
+        _usage_error(f"nothing in the knowledge base is called {name!r}", closest(name, candidates))
+    if fmt == "json":
+        click.echo(dump_json(data), nl=False)
+    else:
+        Output().text(explain_text(data))

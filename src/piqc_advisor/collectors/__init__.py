@@ -1,0 +1,1 @@
+"""Collectors: the only code that reads and parses inputs into facts."""
