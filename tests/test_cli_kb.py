@@ -35,7 +35,15 @@ def test_kb_list_json_counts_match_catalog() -> None:
 
 def test_kb_show_filters_by_phase_and_owner() -> None:
     code, out, _ = run(
-        "kb", "show", "llm-inference-readiness", "--phase", "day-2", "--owner", "sre", "--format", "json"
+        "kb",
+        "show",
+        "llm-inference-readiness",
+        "--phase",
+        "day-2",
+        "--owner",
+        "sre",
+        "--format",
+        "json",
     )
     assert code == 0
     entries = json.loads(out)["entries"]
@@ -60,7 +68,10 @@ def test_unknown_checklist_is_usage_error_with_suggestion() -> None:
     code, out, err = run("kb", "show", "genai-deploymnt")
     assert code == 2
     assert out == ""
-    assert err == "piqc-advisor: error: unknown checklist 'genai-deploymnt' (did you mean 'genai-deployment'?)\n"
+    assert (
+        err
+        == "piqc-advisor: error: unknown checklist 'genai-deploymnt' (did you mean 'genai-deployment'?)\n"
+    )
 
 
 def test_unknown_section_and_owner_are_usage_errors() -> None:
@@ -147,7 +158,11 @@ def test_export_answers_template_lists_manual_items(tmp_path) -> None:  # type: 
     assert code == 0 and out == ""
     data = yaml.safe_load(target.read_text())
     assert data["checklist"] == "governance-compliance"
-    manual = [i for i in CATALOG.checklists["governance-compliance"].item_ids() if not CATALOG.items[i].automation]
+    manual = [
+        i
+        for i in CATALOG.checklists["governance-compliance"].item_ids()
+        if not CATALOG.items[i].automation
+    ]
     assert [a["item"] for a in data["answers"]] == manual
     assert all(a["status"] == "open" and "maturity" in a for a in data["answers"])
 
@@ -164,7 +179,10 @@ def test_python_dash_m_entry_point() -> None:
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "piqc_advisor", "kb", "validate"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "piqc_advisor", "kb", "validate"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0
     assert result.stdout.startswith("knowledge base valid: ")

@@ -75,7 +75,11 @@ def test_engine_flags_named_in_data_exist_in_vllm_032(reference_dir) -> None:  #
         known.update(a for a in aliases.split(",") if a)
     named = [a for s in CATALOG.signals.values() for a in s.engine_args]
     named += [
-        a for p in CATALOG.playbooks.values() for s in p.sections for e in s.entries for a in e.engine_args
+        a
+        for p in CATALOG.playbooks.values()
+        for s in p.sections
+        for e in s.entries
+        for a in e.engine_args
     ]
     assert sorted(set(named) - known) == []
 
@@ -111,7 +115,11 @@ def test_governance_checklist_supports_framework_columns() -> None:
 
 
 def test_playbooks_and_glossary_present() -> None:
-    assert set(CATALOG.playbooks) == {"kv-cache-pressure", "gpu-utilization", "training-serving-skew"}
+    assert set(CATALOG.playbooks) == {
+        "kv-cache-pressure",
+        "gpu-utilization",
+        "training-serving-skew",
+    }
     assert {s.kind for s in CATALOG.playbooks["kv-cache-pressure"].sections} >= {
         "symptoms",
         "diagnostics",

@@ -31,6 +31,21 @@ from piqc_advisor.knowledge.model import (
 from piqc_advisor.safe_yaml import DataFileError, load_yaml_file
 
 BUILTIN_DIR = Path(str(resources.files("piqc_advisor.knowledge")))
+# Built-in checklists in the order users meet them: the core readiness views first.
+CHECKLIST_ORDER: tuple[str, ...] = (
+    "genai-deployment",
+    "deployment-quality",
+    "llm-inference-readiness",
+    "infra-audit-42",
+    "governance-compliance",
+    "vllm-runtime-signals",
+    "cluster-bringup",
+    "inference-optimization",
+    "infra-best-practices",
+    "vllm-on-eks",
+    "vllm-on-gke",
+    "vllm-on-runpod",
+)
 
 
 @dataclass(frozen=True)
@@ -380,7 +395,17 @@ def load_catalog(extra_dirs: Sequence[Path] = ()) -> Catalog:
     catalog = Catalog(
         areas=parts["areas"],
         items=dict(sorted(parts["items"].items())),
-        checklists=parts["checklists"],
+        checklists=dict(
+            sorted(
+                parts["checklists"].items(),
+                key=lambda kv: (
+                    CHECKLIST_ORDER.index(kv[0])
+                    if kv[0] in CHECKLIST_ORDER
+                    else len(CHECKLIST_ORDER),
+                    kv[0],
+                ),
+            )
+        ),
         signals=dict(sorted(parts["signals"].items(), key=lambda kv: kv[1].number)),
         playbooks=parts["playbooks"],
         glossary=dict(sorted(parts["glossary"].items())),
