@@ -6,9 +6,10 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+import yaml
 
 from piqc_advisor import __version__
 from piqc_advisor.explain import explain_any, explain_text
@@ -32,6 +33,10 @@ from piqc_advisor.knowledge.queries import (
     section_matches,
 )
 from piqc_advisor.terminal import Output, TextTable, dump_json, join
+
+if TYPE_CHECKING:
+    from piqc_advisor.collectors.yaml_source import Problem
+    from piqc_advisor.facts.workload import Workload
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -397,3 +402,87 @@ def explain(ctx: click.Context, name: str, fmt: str) -> None:
         click.echo(dump_json(data), nl=False)
     else:
         Output().text(explain_text(data))
+
+
+EXIT_INPUT_ERROR = 3
+
+
+def _problem_line(problem: Problem) -> str:
+    where = problem.path
+    if problem.line:
+        where += f":{problem.line}"
+        if problem.col:
+            where += f":{problem.col}"
+    return f"{where}: {problem.severity}: {problem.message} [{problem.code}]"
+
+
+def _serving_cell(workload: Workload, key: str) -> str:
+    declared = workload.serving.get(key)
+    if declared is not None:
+        return str(declared.value)
+    value = workload.effective.get(key)
+    return f"({value})" if value is not None else "-"
+
+
+@main.command("facts")
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "yaml"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--max-file-size",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Skip (and report) input files larger than this many MiB.",
+)
+def facts(paths: tuple[str, ...], fmt: str, max_file_size: int) -> None:
+    """Scan manifests (files, directories, - for stdin) into normalized deployment facts.
+
+    Exit code 0 when every input was read, 3 when any could not be.
+    """
+    from piqc_advisor.collectors.scan import scan
+
+    store = scan(list(paths), max_file_bytes=max_file_size * 1024 * 1024)
+    if fmt == "json":
+        click.echo(dump_json(store.to_json()), nl=False)
+    elif fmt == "yaml":
+        click.echo(
+            yaml.safe_dump(store.to_json(), sort_keys=False, allow_unicode=True, width=100),
+            nl=False,
+        )
+    else:
+        rows = []
+        for w in store.workloads:
+            engine = f"{w.engine.name} {w.engine.version or ''}".strip() if w.engine else "-"
+            model = w.serving.get("model")
+            rows.append(
+                (
+                    w.id,
+                    engine,
+                    str(model.value) if model is not None else "-",
+                    _serving_cell(w, "tensor_parallel_size"),
+                    str(w.gpus_per_replica) if w.gpus_per_replica is not None else "-",
+                    str(w.replicas.value) if w.replicas is not None else "(1)",
+                    w.source.short(),
+                )
+            )
+        Output().table(
+            TextTable(
+                headers=("WORKLOAD", "ENGINE", "MODEL", "TP", "GPUS/REPLICA", "REPLICAS", "SOURCE"),
+                rows=tuple(rows),
+                footer=(
+                    f"{len(store.workloads)} workloads from {store.objects} objects in "
+                    f"{len(store.inputs)} files; {len(store.problems)} problems. "
+                    "Values in parentheses are engine defaults.",
+                ),
+            )
+        )
+    for problem in store.problems:
+        click.echo(_problem_line(problem), err=True)
+    if store.input_errors:
+        sys.exit(EXIT_INPUT_ERROR)

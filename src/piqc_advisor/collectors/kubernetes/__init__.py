@@ -1,0 +1,1 @@
+"""Kubernetes manifests: objects, pod templates, containers and the links between them."""

@@ -1,0 +1,346 @@
+"""Assemble Workload facts from pod templates, engine detection and related objects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from piqc_advisor.collectors.container_view import ContainerView
+from piqc_advisor.collectors.engines import choose_serving_container, serving_config
+from piqc_advisor.collectors.kubernetes import pods, relations
+from piqc_advisor.collectors.kubernetes.containers import (
+    container_view,
+    env_from_refs,
+    hf_token,
+    parse_image,
+    probe,
+    resource_amounts,
+    secret_uses,
+)
+from piqc_advisor.collectors.kubernetes.objects import K8sObject
+from piqc_advisor.collectors.kubernetes.templates import PodTemplate
+from piqc_advisor.facts.origin import Declared
+from piqc_advisor.facts.workload import (
+    SERVING_KEYS,
+    Accelerator,
+    ArgIssue,
+    AutoscalerFacts,
+    EngineGuess,
+    MonitoringFacts,
+    ObjectRef,
+    Workload,
+)
+
+KSERVE_POD_LABEL = "serving.kserve.io/inferenceservice"
+
+
+def ref(obj: K8sObject) -> ObjectRef:
+    return ObjectRef(obj.kind, obj.name, obj.namespace, obj.origin, obj.api_version)
+
+
+def _pod_labels(template: PodTemplate) -> dict[str, str]:
+    labels = template.metadata.string_map("labels") if template.metadata is not None else {}
+    if template.platform == "kserve":
+        labels.setdefault(KSERVE_POD_LABEL, template.owner.name)
+    if template.owner.kind == "Pod":
+        labels = dict(template.owner.labels)
+    return labels
+
+
+def _pod_annotations(template: PodTemplate) -> dict[str, str]:
+    annotations = dict(template.owner.annotations)
+    if template.metadata is not None:
+        annotations.update(template.metadata.string_map("annotations"))
+    return annotations
+
+
+def _autoscaler(index: relations.RelatedIndex, owner: K8sObject) -> AutoscalerFacts | None:
+    for hpa in index.hpas:
+        if not relations.scale_target_matches(hpa, owner):
+            continue
+        spec = hpa.node.mapping("spec")
+        metrics: list[str] = []
+        for metric in spec.sequence("metrics") if spec else []:
+            kind = metric.text("type") or "?"
+            detail = metric.mapping(kind[:1].lower() + kind[1:]) if kind != "?" else None
+            name = None
+            if detail is not None:
+                name = detail.text("name") or detail.text_at("metric", "name")
+            metrics.append(f"{kind}:{name}" if name else kind)
+        if spec is not None and spec.get("metrics") is None:
+            cpu = spec.integer("targetCPUUtilizationPercentage")
+            metrics.append(
+                "Resource:cpu" if cpu is not None or spec.get("maxReplicas") is not None else "none"
+            )
+        behavior = spec.at("behavior", "scaleDown") if spec else None
+        return AutoscalerFacts(
+            ref=ref(hpa),
+            min_replicas=_declared_int(spec, "minReplicas"),
+            max_replicas=_declared_int(spec, "maxReplicas"),
+            metrics=tuple(metrics),
+            scale_down_stabilization_seconds=_declared_int(behavior, "stabilizationWindowSeconds"),
+        )
+    for scaled in index.scaled_objects:
+        if not relations.scale_target_matches(scaled, owner):
+            continue
+        spec = scaled.node.mapping("spec")
+        triggers = []
+        for trigger in spec.sequence("triggers") if spec else []:
+            trigger_metric = trigger.text_at("metadata", "metricName") or trigger.text_at(
+                "metadata", "query"
+            )
+            kind = trigger.text("type") or "?"
+            triggers.append(f"keda:{kind}:{trigger_metric}" if trigger_metric else f"keda:{kind}")
+        return AutoscalerFacts(
+            ref=ref(scaled),
+            min_replicas=_declared_int(spec, "minReplicaCount"),
+            max_replicas=_declared_int(spec, "maxReplicaCount"),
+            metrics=tuple(triggers),
+            scale_down_stabilization_seconds=None,
+        )
+    return None
+
+
+def _declared_int(node: Any, key: str) -> Declared[int] | None:
+    if node is None:
+        return None
+    child = node.get(key)
+    value = node.integer(key)
+    return Declared(value, child.origin, key) if child is not None and value is not None else None
+
+
+def _monitoring(
+    index: relations.RelatedIndex,
+    owner: K8sObject,
+    services: Sequence[K8sObject],
+    pod_labels: dict[str, str],
+    annotations: dict[str, str],
+) -> MonitoringFacts:
+    scraped_by: list[ObjectRef] = []
+    for monitor in index.service_monitors:
+        selector = relations.spec_selector(monitor, "spec", "selector")
+        any_namespace = monitor.node.at("spec", "namespaceSelector")
+        for service in services:
+            namespace_ok = service.same_namespace(monitor) or (
+                any_namespace is not None and any_namespace.boolean("any") is True
+            )
+            if namespace_ok and selector is not None and selector.matches(service.labels):
+                scraped_by.append(ref(monitor))
+                break
+    for monitor in index.pod_monitors:
+        selector = relations.spec_selector(monitor, "spec", "selector")
+        if monitor.same_namespace(owner) and selector is not None and selector.matches(pod_labels):
+            scraped_by.append(ref(monitor))
+    prom = {k: v for k, v in annotations.items() if k.startswith("prometheus.io/")}
+    for service in services:
+        for key, value in service.annotations.items():
+            if key.startswith("prometheus.io/"):
+                prom.setdefault(key, value)
+    return MonitoringFacts(tuple(scraped_by), prom, prom.get("prometheus.io/port"))
+
+
+def _exposure(
+    index: relations.RelatedIndex,
+    services: Sequence[K8sObject],
+    pod_labels: dict[str, str],
+    owner: K8sObject,
+) -> list[ObjectRef]:
+    exposed: list[ObjectRef] = []
+    names = {s.name for s in services}
+    for service in services:
+        service_type = service.node.at("spec")
+        kind = service_type.text("type") if service_type is not None else None
+        if kind in ("LoadBalancer", "NodePort"):
+            exposed.append(ref(service))
+    for route in [*index.ingresses, *index.http_routes]:
+        if route.same_namespace(owner) and relations.backend_service_names(route) & names:
+            exposed.append(ref(route))
+    pools = [
+        pool
+        for pool in index.inference_pools
+        if pool.same_namespace(owner)
+        and (selector := _pool_selector(pool)) is not None
+        and selector.matches(pod_labels)
+    ]
+    pool_names = {p.name for p in pools}
+    exposed.extend(ref(p) for p in pools)
+    for route in index.http_routes:
+        if route.same_namespace(owner) and relations.pool_names_from_routes([route]) & pool_names:
+            exposed.append(ref(route))
+    return list(dict.fromkeys(exposed))
+
+
+def _pool_selector(pool: K8sObject) -> relations.Selector | None:
+    selector = pool.node.at("spec", "selector")
+    if selector is None:
+        return None
+    if selector.get("matchLabels") is not None:
+        return relations.selector_from(selector)
+    return relations.selector_from(selector, plain_map=True)
+
+
+def build_workloads(
+    templates: Sequence[PodTemplate], index: relations.RelatedIndex
+) -> list[Workload]:
+    """One Workload per pod template, with the GPUs of a whole replica group worked out."""
+    gpu_totals: dict[str, int] = {}
+    built: list[tuple[PodTemplate, dict[str, Any]]] = []
+    for template in templates:
+        parts = _template_parts(template, index)
+        built.append((template, parts))
+        accelerator = parts["accelerator"]
+        if accelerator is not None:
+            key = template.owner.key
+            gpu_totals[key] = (
+                gpu_totals.get(key, 0) + accelerator.count * template.replica_gpu_share
+            )
+    workloads = []
+    for template, parts in built:
+        gpus = gpu_totals.get(template.owner.key)
+        if template.platform != "leaderworkerset":
+            gpus = parts["accelerator"].count if parts["accelerator"] is not None else None
+        workloads.append(Workload(gpus_per_replica=gpus, **parts))
+    workloads.sort(key=lambda w: (w.source.path, w.source.line, w.id))
+    return workloads
+
+
+def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dict[str, Any]:
+    owner = template.owner
+    views: list[ContainerView] = []
+    for candidate in template.containers:
+        files = pods.config_files(template.spec, candidate.main, owner, index.config_maps)
+        views.append(container_view(candidate, files, template.image_override))
+    chosen, guesses = choose_serving_container(views) if views else (None, {})
+    position = chosen if chosen is not None else (0 if views else None)
+    view = views[position] if position is not None else None
+    source = template.containers[position] if position is not None else None
+    engine: EngineGuess | None = guesses.get(chosen) if chosen is not None else None
+    if engine is None and template.engine_hint is not None:
+        engine = EngineGuess(template.engine_hint, 0.9, (f"resource:{owner.kind}",))
+    declared: dict[str, Declared[Any] | None] = dict.fromkeys(SERVING_KEYS)
+    effective: dict[str, Any] = {}
+    issues: tuple[ArgIssue, ...] = ()
+    if view is not None and engine is not None:
+        extraction = serving_config(view, engine.name)
+        declared.update(extraction.declared)
+        effective = dict(extraction.effective)
+        issues = tuple(extraction.issues)
+    for key, hint in template.hints.items():
+        if key in declared and declared[key] is None:
+            declared[key] = hint
+    for key, setting in declared.items():
+        if setting is not None:
+            effective[key] = setting.value
+    pod_labels = _pod_labels(template)
+    annotations = _pod_annotations(template)
+    services = relations.services_for(index, owner, pod_labels) if pod_labels else []
+    main = source.main if source is not None else template.spec
+    env_refs = env_from_refs(main) if source is not None else ()
+    secrets = secret_uses(view, env_refs) if view is not None else ()
+    pdbs = (
+        relations.selecting(index.pdbs, owner, pod_labels, "spec", "selector") if pod_labels else []
+    )
+    policies = [
+        policy
+        for policy in index.network_policies
+        if policy.same_namespace(owner)
+        and (selector := relations.spec_selector(policy, "spec", "podSelector")) is not None
+        and selector.matches(pod_labels)
+    ]
+    image = None
+    if view is not None and view.image and view.image_origin is not None:
+        image = parse_image(view.image, view.image_origin)
+    container_name = view.name if view is not None else None
+    role_part = f"#{template.role}" if template.role else ""
+    identity = f"{owner.kind}/{owner.namespace or 'default'}/{owner.name}{role_part}"
+    if container_name:
+        identity += f"/{container_name}"
+    storage_model = declared.get("model")
+    monitoring = _monitoring(index, owner, services, pod_labels, annotations)
+    exposure = _exposure(index, services, pod_labels, owner)
+    related = [ref(s) for s in services] + [ref(p) for p in pdbs] + [ref(p) for p in policies]
+    related += list(monitoring.scraped_by) + exposure
+    autoscaler = _autoscaler(index, owner)
+    if autoscaler is not None:
+        related.append(autoscaler.ref)
+    return {
+        "id": identity,
+        "name": owner.name,
+        "namespace": owner.namespace,
+        "kind": owner.kind,
+        "api_version": owner.api_version,
+        "platform": template.platform,
+        "role": template.role,
+        "container": container_name,
+        "source": owner.origin,
+        "labels": dict(owner.labels),
+        "pod_labels": pod_labels,
+        "engine": engine,
+        "serving": declared,
+        "effective": effective,
+        "arg_issues": issues,
+        "accelerator": _accelerator(template),
+        "pods_per_replica": template.pods_per_replica,
+        "replicas": template.replicas,
+        "probes": {
+            kind: probe(main, f"{kind}Probe") if source is not None else None
+            for kind in ("readiness", "liveness", "startup")
+        },
+        "image": image,
+        "shm_volume": pods.shm_volume(template.spec, main) if source is not None else None,
+        "hf_token": hf_token(secrets),
+        "secrets": secrets,
+        "resources": resource_amounts(main),
+        "security": pods.security(template.spec, main),
+        "placement": pods.placement(template.spec),
+        "model_storage": pods.model_storage(template.spec, main, storage_model, view)
+        if view is not None
+        else pods.model_storage(template.spec, main, storage_model, _empty_view(template)),
+        "ports": tuple(p for _, p in view.ports) if view is not None else (),
+        "env_names": tuple(view.env) if view is not None else (),
+        "annotations": annotations,
+        "container_origin": view.origin if view is not None else None,
+        "autoscaler": autoscaler,
+        "pdb": ref(pdbs[0]) if pdbs else None,
+        "network_policies": tuple(ref(p) for p in policies),
+        "services": tuple(ref(s) for s in services),
+        "exposure": tuple(exposure),
+        "monitoring": monitoring,
+        "related": tuple(dict.fromkeys(related)),
+    }
+
+
+def _accelerator(template: PodTemplate) -> Accelerator | None:
+    """Accelerators from the pod's resources, else from what a custom resource declares."""
+    found = pods.accelerator_for(template.spec, template.containers)
+    count = template.hints.get("accelerator_count")
+    kind = template.hints.get("accelerator_type")
+    if found is None and count is not None and isinstance(count.value, int):
+        return Accelerator(
+            resource=str(template.hints["accelerator_resource"].value)
+            if "accelerator_resource" in template.hints
+            else "nvidia.com/gpu",
+            count=count.value,
+            request=count.value,
+            limit=count.value,
+            origin=count.origin,
+            type=str(kind.value) if kind is not None else None,
+            type_source=kind.via if kind is not None else None,
+        )
+    if found is not None and found.type is None and kind is not None:
+        return replace(found, type=str(kind.value), type_source=kind.via)
+    return found
+
+
+def _empty_view(template: PodTemplate) -> ContainerView:
+    return ContainerView(
+        name="",
+        image=None,
+        origin=template.spec.origin,
+        tokens=(),
+        command_given=False,
+        env={},
+        ports=(),
+        token_origin=lambda _token: template.spec.origin,
+    )

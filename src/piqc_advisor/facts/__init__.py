@@ -1,0 +1,1 @@
+"""Facts: typed, immutable knowledge about deployments, each with its origin."""
