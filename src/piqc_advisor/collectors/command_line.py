@@ -444,7 +444,7 @@ def resolve_argv(
         start = _strip_wrappers(words)
         program = words[start:]
         shell_tokens = [Token(w, script.source, script.index, True) for w in program]
-        if find_vllm_invocation(shell_tokens) is not None:
+        if find_vllm_invocation(shell_tokens) is not None or _runs_other_server(program):
             return EffectiveArgv(
                 tuple(shell_tokens),
                 entrypoint_known,
@@ -454,6 +454,37 @@ def resolve_argv(
                 True,
             )
     return EffectiveArgv(tuple(argv), entrypoint_known, script, tuple(commands))
+
+
+# Programs and Python modules of the other serving engines, so a script is flattened to them too.
+_SERVER_PROGRAMS = frozenset(
+    {
+        "text-generation-launcher",
+        "text-embeddings-router",
+        "tritonserver",
+        "trtllm-serve",
+        "llama-server",
+        "ollama",
+    }
+)
+_SERVER_MODULE = re.compile(
+    r"^(sglang\.launch_server|dynamo\.(vllm|sglang|trtllm)|huggingfaceserver|"
+    r"tensorrt_llm\.commands\.serve)$"
+)
+
+
+def _runs_other_server(words: Sequence[str]) -> bool:
+    """True when a script command starts a known non-vLLM serving engine."""
+    if not words:
+        return False
+    if PurePosixPath(words[0]).name in _SERVER_PROGRAMS:
+        return True
+    if not _PYTHON.match(PurePosixPath(words[0]).name):
+        return False
+    for i, word in enumerate(words[1:-1], start=1):
+        if word == "-m":
+            return bool(_SERVER_MODULE.match(words[i + 1]))
+    return False
 
 
 def effective_argv(

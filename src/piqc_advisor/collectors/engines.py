@@ -1324,6 +1324,9 @@ _TRTLLM_FLAGS: FlagTable = {
     "--backend": ("extra:backend", _to_str),
     "--extra_llm_api_options": ("extra:extra_llm_api_options", _to_str),
     "--log_level": ("uvicorn_log_level", _to_str),
+    # NVIDIA Dynamo's TensorRT-LLM worker (python -m dynamo.trtllm) names these the dashed way.
+    "--model-path": ("model", _to_str),
+    "--served-model-name": ("served_model_name", _to_str),
 }
 
 

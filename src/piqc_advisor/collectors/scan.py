@@ -26,6 +26,7 @@ RELATED_KINDS: frozenset[str] = frozenset(
         "HTTPRoute",
         "InferencePool",
         "HorizontalPodAutoscaler",
+        "PodAutoscaler",
         "ScaledObject",
         "PodDisruptionBudget",
         "NetworkPolicy",

@@ -13,12 +13,12 @@ from piqc_advisor.collectors.kubernetes.templates import (
     Adapter,
     AdapterContext,
     PodTemplate,
-    _ray_cluster_spec,
     containers_of,
     declared_int,
     declared_value,
     from_template,
     generic_templates,
+    ray_cluster_templates,
 )
 from piqc_advisor.collectors.tree import Node
 from piqc_advisor.collectors.yaml_source import Document, LocatedMap, parse_documents
@@ -352,7 +352,7 @@ def _ray_cluster_fleet(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
         return []
     fleet = declared_int(spec, "replicas", "spec.replicas")
     templates = []
-    for found in _ray_cluster_spec(obj, cluster, {}):
+    for found in ray_cluster_templates(obj, cluster, {}):
         if found.role == "head":
             replicas = fleet
         else:
@@ -574,6 +574,7 @@ def _dynamo_v1alpha1(obj: K8sObject, spec: Node, services: Node) -> list[PodTemp
                 replica_gpu_share=count,
                 hints=hints,
                 engine_hint=_dynamo_engine(source, fallback),
+                serves_model=component not in ("frontend", "main", "planner"),
             )
         )
     return templates
@@ -616,6 +617,7 @@ def _dynamo_v1beta1(obj: K8sObject, spec: Node, components: list[Node]) -> list[
                 replica_gpu_share=count,
                 hints=hints,
                 engine_hint=engine,
+                serves_model=kind not in ("frontend", "planner"),
             )
         )
     return templates
@@ -632,8 +634,6 @@ def _dynamo_graph(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
 
 
 # ---------- llm-d
-
-LLM_D_ROLE_LABEL = "llm-d.ai/role"
 
 
 def _model_service(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
@@ -861,10 +861,18 @@ def _llmaz_service(obj: K8sObject, ctx: AdapterContext) -> list[PodTemplate]:
             pods_per_replica=size,
             replica_gpu_share=size,
             hints=hints,
+            replica_group="lws",
         )
     return [
         *from_template(
-            obj, leader, "llmaz", replicas, "leader", pods_per_replica=size, hints=hints
+            obj,
+            leader,
+            "llmaz",
+            replicas,
+            "leader",
+            pods_per_replica=size,
+            hints=hints,
+            replica_group="lws",
         ),
         *from_template(
             obj,
@@ -875,6 +883,7 @@ def _llmaz_service(obj: K8sObject, ctx: AdapterContext) -> list[PodTemplate]:
             pods_per_replica=size,
             replica_gpu_share=max(size - 1, 0),
             hints=hints,
+            replica_group="lws",
         ),
     ]
 

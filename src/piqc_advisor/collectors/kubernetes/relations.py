@@ -85,8 +85,13 @@ class RelatedIndex:
             return [o for o in objects if o.kind in names]
 
         return cls(
-            services=kinds("Service"),
-            hpas=kinds("HorizontalPodAutoscaler"),
+            services=[o for o in objects if o.kind == "Service" and o.group == ""],
+            hpas=[
+                o
+                for o in objects
+                if o.kind == "HorizontalPodAutoscaler"
+                or (o.kind == "PodAutoscaler" and o.group == "autoscaling.aibrix.ai")
+            ],
             scaled_objects=kinds("ScaledObject"),
             pdbs=kinds("PodDisruptionBudget"),
             network_policies=kinds("NetworkPolicy", "CiliumNetworkPolicy"),

@@ -24,9 +24,14 @@ class PodTemplate:
     platform: str
     replicas: Declared[int] | None
     pods_per_replica: int = 1
+    # GPUs this template adds to one replica: its pod's GPUs times this share.
     replica_gpu_share: int = 1
+    # Templates of one object with the same group form one replica together (leader + workers).
+    replica_group: str | None = None
     hints: Mapping[str, Declared[Any]] = field(default_factory=dict)
     engine_hint: str | None = None
+    # False for routers and frontends that sit in front of engines (no engine of their own).
+    serves_model: bool = True
     image_override: tuple[str, Origin] | None = None
 
 
@@ -42,6 +47,9 @@ class AdapterContext:
     def of_kind(self, *kinds: str) -> list[K8sObject]:
         return [obj for kind in kinds for obj in self._by_kind.get(kind, [])]
 
+
+# llm-d marks disaggregated pods with their role (prefill, decode, prefill-decode, encode).
+LLM_D_ROLE_LABEL = "llm-d.ai/role"
 
 Adapter = Callable[[K8sObject, AdapterContext], list[PodTemplate]]
 
@@ -86,13 +94,16 @@ def from_template(
     spec = template.mapping("spec")
     if spec is None:
         return []
+    metadata = template.mapping("metadata")
+    if role is None and metadata is not None:
+        role = metadata.string_map("labels").get(LLM_D_ROLE_LABEL)
     return [
         PodTemplate(
             owner=owner,
             role=role,
             spec=spec,
             containers=containers_of(spec),
-            metadata=template.mapping("metadata"),
+            metadata=metadata,
             platform=platform,
             replicas=replicas,
             **extra,
@@ -141,7 +152,14 @@ def _leader_worker_set(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
         hints["group_size"] = size_decl
     if leader is not None:
         templates += from_template(
-            obj, leader, "leaderworkerset", replicas, "leader", pods_per_replica=size, hints=hints
+            obj,
+            leader,
+            "leaderworkerset",
+            replicas,
+            "leader",
+            pods_per_replica=size,
+            hints=hints,
+            replica_group="lws",
         )
         templates += from_template(
             obj,
@@ -152,6 +170,7 @@ def _leader_worker_set(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
             pods_per_replica=size,
             replica_gpu_share=max(size - 1, 0),
             hints=hints,
+            replica_group="lws",
         )
     else:
         # Without a leader template every pod of the group, leader included, uses the worker one.
@@ -164,6 +183,7 @@ def _leader_worker_set(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
             pods_per_replica=size,
             replica_gpu_share=size,
             hints=hints,
+            replica_group="lws",
         )
     return templates
 
@@ -328,7 +348,7 @@ def _llm_inference_service(obj: K8sObject, _: AdapterContext) -> list[PodTemplat
     return templates
 
 
-def _ray_cluster_spec(
+def ray_cluster_templates(
     obj: K8sObject, spec: Node | None, hints: Mapping[str, Declared[Any]]
 ) -> list[PodTemplate]:
     if spec is None:
@@ -354,16 +374,16 @@ def _ray_service(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
     spec = obj.node.mapping("spec")
     hints = serve_config_hints(spec) if spec is not None else {}
     cluster = spec.mapping("rayClusterConfig") if spec else None
-    return _ray_cluster_spec(obj, cluster, hints)
+    return ray_cluster_templates(obj, cluster, hints)
 
 
 def _ray_cluster(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
-    return _ray_cluster_spec(obj, obj.node.mapping("spec"), {})
+    return ray_cluster_templates(obj, obj.node.mapping("spec"), {})
 
 
 def _ray_job(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
     spec = obj.node.mapping("spec")
-    return _ray_cluster_spec(obj, spec.mapping("rayClusterSpec") if spec else None, {})
+    return ray_cluster_templates(obj, spec.mapping("rayClusterSpec") if spec else None, {})
 
 
 CORE_ADAPTERS: dict[str, Adapter] = {

@@ -68,7 +68,9 @@ def _autoscaler(index: relations.RelatedIndex, owner: K8sObject) -> AutoscalerFa
             if detail is not None:
                 name = detail.text("name") or detail.text_at("metric", "name")
             metrics.append(f"{kind}:{name}" if name else kind)
-        if spec is not None and spec.get("metrics") is None:
+        for source in spec.sequence("metricsSources") if spec else []:
+            metrics.append(f"aibrix:{source.text('targetMetric') or '?'}")
+        if spec is not None and spec.get("metrics") is None and spec.get("metricsSources") is None:
             cpu = spec.integer("targetCPUUtilizationPercentage")
             metrics.append(
                 "Resource:cpu" if cpu is not None or spec.get("maxReplicas") is not None else "none"
@@ -216,8 +218,17 @@ def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dic
     view = views[position] if position is not None else None
     source = template.containers[position] if position is not None else None
     engine: EngineGuess | None = guesses.get(chosen) if chosen is not None else None
-    if engine is None and template.engine_hint is not None:
-        engine = EngineGuess(template.engine_hint, 0.9, (f"resource:{owner.kind}",))
+    hint_signal = f"resource:{owner.kind}"
+    if not template.serves_model:
+        engine = None
+    elif template.engine_hint is not None and (
+        engine is None or engine.name != template.engine_hint
+    ):
+        # The custom resource says which engine it runs; that beats a guess from the image.
+        signals = (hint_signal, *(engine.signals if engine is not None else ()))
+        engine = EngineGuess(template.engine_hint, 0.9, signals)
+    elif engine is not None and template.engine_hint is not None:
+        engine = replace(engine, signals=(hint_signal, *engine.signals))
     declared: dict[str, Declared[Any] | None] = dict.fromkeys(SERVING_KEYS)
     effective: dict[str, Any] = {}
     issues: tuple[ArgIssue, ...] = ()
@@ -227,7 +238,8 @@ def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dic
         effective = dict(extraction.effective)
         issues = tuple(extraction.issues)
     for key, hint in template.hints.items():
-        if key in declared and declared[key] is None:
+        current = declared.get(key, hint)
+        if key in declared and (current is None or _unrendered(current.value)):
             declared[key] = hint
     for key, setting in declared.items():
         if setting is not None:
@@ -331,6 +343,11 @@ def _accelerator(template: PodTemplate) -> Accelerator | None:
     if found is not None and found.type is None and kind is not None:
         return replace(found, type=str(kind.value), type_source=kind.via)
     return found
+
+
+def _unrendered(value: object) -> bool:
+    """A value that is still a template placeholder ({{ ... }}), filled in by a controller."""
+    return isinstance(value, str) and "{{" in value
 
 
 def _empty_view(template: PodTemplate) -> ContainerView:
