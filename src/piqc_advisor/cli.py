@@ -476,8 +476,8 @@ def facts(paths: tuple[str, ...], fmt: str, max_file_size: int) -> None:
                 headers=("WORKLOAD", "ENGINE", "MODEL", "TP", "GPUS/REPLICA", "REPLICAS", "SOURCE"),
                 rows=tuple(rows),
                 footer=(
-                    f"{len(store.workloads)} workloads from {store.objects} objects in "
-                    f"{len(store.inputs)} files; {len(store.problems)} problems. "
+                    f"{store.objects} objects in {len(store.inputs)} files gave "
+                    f"{len(store.workloads)} workloads; {len(store.problems)} problems. "
                     "Values in parentheses are engine defaults.",
                 ),
             )

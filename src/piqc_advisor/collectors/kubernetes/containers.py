@@ -28,6 +28,8 @@ class ContainerSource:
     command_nodes: tuple[Node, ...] | None
     arg_nodes: tuple[Node, ...] | None
     env_nodes: tuple[Node, ...]
+    # Set when the container's name is written elsewhere (KServe's runtime container).
+    name: str | None = None
 
 
 def container_source(
@@ -128,7 +130,7 @@ def container_view(
     if image_override is not None and not image:
         image, image_origin = image_override
     return ContainerView(
-        name=main.text("name") or "<unnamed>",
+        name=source.name or main.text("name") or "<unnamed>",
         image=image,
         origin=main.origin,
         tokens=tuple(tokens),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from piqc_advisor.collectors.kubernetes.containers import ContainerSource, container_source
@@ -232,15 +232,19 @@ def _kserve_component(
         runtime = _runtime_for(model, ctx, obj.namespace)
         runtime_containers = containers_of(runtime.node.mapping("spec") or model) if runtime else ()
         if runtime_containers:
+            # KServe runs the runtime's container with the model spec merged over it: the
+            # model's resources, env and extra args, the runtime's image and command.
             base = runtime_containers[0]
-            image_node = model.get("image")
-            if image_node is not None and model.text("image"):
-                image_override = (model.text("image") or "", image_node.origin)
+            image_node = model.get("image") or base.main.get("image")
+            image_text = model.text("image") or base.main.text("image")
+            if image_node is not None and image_text:
+                image_override = (image_text, image_node.origin)
             merged = ContainerSource(
-                main=model if model.text("image") else base.main,
+                main=model,
                 command_nodes=base.command_nodes,
                 arg_nodes=(*(base.arg_nodes or ()), *model.sequence("args")),
                 env_nodes=(*base.env_nodes, *model.sequence("env")),
+                name=base.main.text("name"),
             )
             containers = (merged, *containers)
         else:
@@ -374,7 +378,11 @@ def _ray_service(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
     spec = obj.node.mapping("spec")
     hints = serve_config_hints(spec) if spec is not None else {}
     cluster = spec.mapping("rayClusterConfig") if spec else None
-    return ray_cluster_templates(obj, cluster, hints)
+    templates = ray_cluster_templates(obj, cluster, hints)
+    if "model" in hints:
+        # Ray Serve LLM applications run vLLM engines inside the Ray workers.
+        templates = [replace(t, engine_hint="vllm") for t in templates]
+    return templates
 
 
 def _ray_cluster(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:

@@ -33,6 +33,8 @@ from piqc_advisor.facts.workload import (
 )
 
 KSERVE_POD_LABEL = "serving.kserve.io/inferenceservice"
+LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
+LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
 
 
 def ref(obj: K8sObject) -> ObjectRef:
@@ -43,6 +45,11 @@ def _pod_labels(template: PodTemplate) -> dict[str, str]:
     labels = template.metadata.string_map("labels") if template.metadata is not None else {}
     if template.platform == "kserve":
         labels.setdefault(KSERVE_POD_LABEL, template.owner.name)
+    if template.replica_group == "lws":
+        # The LeaderWorkerSet controller labels every pod with the set's name and pod index.
+        labels.setdefault(LWS_NAME_LABEL, template.owner.name)
+        if template.role == "leader":
+            labels.setdefault(LWS_WORKER_INDEX_LABEL, "0")
     if template.owner.kind == "Pod":
         labels = dict(template.owner.labels)
     return labels
@@ -237,6 +244,9 @@ def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dic
         declared.update(extraction.declared)
         effective = dict(extraction.effective)
         issues = tuple(extraction.issues)
+        if template.role is not None and template.role.endswith("worker"):
+            # Workers of a multi-node group join the leader's engine; they start no server.
+            issues = tuple(i for i in issues if i.kind != "invocation_not_found")
     for key, hint in template.hints.items():
         current = declared.get(key, hint)
         if key in declared and (current is None or _unrendered(current.value)):
@@ -244,6 +254,9 @@ def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dic
     for key, setting in declared.items():
         if setting is not None:
             effective[key] = setting.value
+    if declared.get("model") is not None:
+        # The custom resource named the model, so a missing model flag is not a problem.
+        issues = tuple(i for i in issues if i.kind != "no_model")
     pod_labels = _pod_labels(template)
     annotations = _pod_annotations(template)
     services = relations.services_for(index, owner, pod_labels) if pod_labels else []
