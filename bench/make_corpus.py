@@ -72,7 +72,10 @@ VLLM_IMAGES = [
     "us-docker.pkg.dev/vertex-ai/vertex-vision-model-garden-dockers/pytorch-vllm-serve:20250101_0916_RC00",
 ]
 SGLANG_IMAGES = ["lmsysorg/sglang:v0.4.6.post1-cu124", "lmsysorg/sglang:latest"]
-TGI_IMAGES = ["ghcr.io/huggingface/text-generation-inference:3.0.1", "ghcr.io/huggingface/text-generation-inference:2.4.0"]
+TGI_IMAGES = [
+    "ghcr.io/huggingface/text-generation-inference:3.0.1",
+    "ghcr.io/huggingface/text-generation-inference:2.4.0",
+]
 
 ACCELERATORS = [
     # (node selector key, value, gpu memory GiB)
@@ -88,8 +91,30 @@ ACCELERATORS = [
     ("karpenter.k8s.aws/instance-gpu-name", "l40s", 48),
 ]
 
-NAMESPACES = ["default", "inference", "llm", "llm-serving", "ml-prod", "ml-staging", "genai", "vllm", "kserve-test", "ai-platform"]
-TEAMS = ["search", "chat", "copilot", "support", "ranking", "assist", "platform", "research", "docs", "eval"]
+NAMESPACES = [
+    "default",
+    "inference",
+    "llm",
+    "llm-serving",
+    "ml-prod",
+    "ml-staging",
+    "genai",
+    "vllm",
+    "kserve-test",
+    "ai-platform",
+]
+TEAMS = [
+    "search",
+    "chat",
+    "copilot",
+    "support",
+    "ranking",
+    "assist",
+    "platform",
+    "research",
+    "docs",
+    "eval",
+]
 ENVS = ["prod", "staging", "dev", "canary", "perf"]
 
 # ------------------------------------------------------------------- yaml output
@@ -99,6 +124,9 @@ class _Dumper(yaml.SafeDumper):
     """SafeDumper that can indent block sequences under their key (kubectl style off/on)."""
 
     indent_sequences = False
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # hand-written manifests repeat blocks rather than use &anchors
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
         return super().increase_indent(flow, False if self.indent_sequences else indentless)
@@ -134,17 +162,27 @@ class Ctx:
         self.index = index
         self.model, self.tp, self.size = rng.choice(MODELS)
         short = self.model.split("/")[-1].lower().replace(".", "-").replace("_", "-")
-        short = "-".join(p for p in short.split("-") if p not in ("instruct", "it", "chat"))[:28].strip("-")
+        short = "-".join(p for p in short.split("-") if p not in ("instruct", "it", "chat"))[
+            :28
+        ].strip("-")
         self.team = rng.choice(TEAMS)
         self.env = rng.choice(ENVS)
-        self.name = rng.choice([f"{short}", f"vllm-{short}", f"{self.team}-{short}", f"{short}-{self.env}"])
-        self.name = f"{self.name}-{index:05d}" if rng.random() < 0.6 else f"{self.name}-{rng.randrange(100, 999)}"
+        self.name = rng.choice(
+            [f"{short}", f"vllm-{short}", f"{self.team}-{short}", f"{short}-{self.env}"]
+        )
+        self.name = (
+            f"{self.name}-{index:05d}"
+            if rng.random() < 0.6
+            else f"{self.name}-{rng.randrange(100, 999)}"
+        )
         self.namespace = rng.choice(NAMESPACES)
         self.accel = rng.choice(ACCELERATORS)
         self.gpus = self.tp if self.accel[2] >= 40 else max(1, self.tp * 2 if self.tp > 1 else 1)
         self.gpus = min(self.gpus, 8)
         self.port = rng.choice([8000, 8000, 8000, 8080, 80, 30000])
-        self.labels = {"app": self.name} if rng.random() < 0.5 else {"app.kubernetes.io/name": self.name}
+        self.labels = (
+            {"app": self.name} if rng.random() < 0.5 else {"app.kubernetes.io/name": self.name}
+        )
 
     def metadata(self, name: str | None = None, extra_labels: bool = True) -> dict[str, Any]:
         meta: dict[str, Any] = {"name": name or self.name}
@@ -232,9 +270,17 @@ def env_list(ctx: Ctx, count: int) -> list[dict[str, Any]]:
     rng = ctx.rng
     env: list[dict[str, Any]] = []
     if rng.random() < 0.8:
-        env.append({"name": "HUGGING_FACE_HUB_TOKEN" if rng.random() < 0.5 else "HF_TOKEN",
-                    "valueFrom": {"secretKeyRef": {"name": rng.choice(["hf-token", "hf-secret", "huggingface"]),
-                                                   "key": rng.choice(["token", "HF_TOKEN", "hf_api_token"])}}})
+        env.append(
+            {
+                "name": "HUGGING_FACE_HUB_TOKEN" if rng.random() < 0.5 else "HF_TOKEN",
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": rng.choice(["hf-token", "hf-secret", "huggingface"]),
+                        "key": rng.choice(["token", "HF_TOKEN", "hf_api_token"]),
+                    }
+                },
+            }
+        )
     pool = [
         ("VLLM_LOGGING_LEVEL", rng.choice(["INFO", "DEBUG", "WARNING"])),
         ("HF_HOME", "/models/hf"),
@@ -259,7 +305,12 @@ def env_list(ctx: Ctx, count: int) -> list[dict[str, Any]]:
     if rng.random() < 0.3:
         env.append({"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
     if rng.random() < 0.2:
-        env.append({"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": "vllm-api-key", "key": "key"}}})
+        env.append(
+            {
+                "name": "VLLM_API_KEY",
+                "valueFrom": {"secretKeyRef": {"name": "vllm-api-key", "key": "key"}},
+            }
+        )
     return env
 
 
@@ -270,29 +321,41 @@ def resources(ctx: Ctx) -> dict[str, Any]:
     cpu = str(rng.choice([2, 4, 8, 10, 16, 32]))
     style = rng.random()
     if style < 0.5:
-        return {"requests": {"cpu": cpu, "memory": mem, "nvidia.com/gpu": gpu},
-                "limits": {"memory": mem, "nvidia.com/gpu": gpu}}
+        return {
+            "requests": {"cpu": cpu, "memory": mem, "nvidia.com/gpu": gpu},
+            "limits": {"memory": mem, "nvidia.com/gpu": gpu},
+        }
     if style < 0.8:
         return {"limits": {"cpu": cpu, "memory": mem, "nvidia.com/gpu": gpu}}
-    return {"requests": {"cpu": cpu, "memory": mem, "ephemeral-storage": "50Gi"},
-            "limits": {"nvidia.com/gpu": gpu, "ephemeral-storage": "100Gi"}}
+    return {
+        "requests": {"cpu": cpu, "memory": mem, "ephemeral-storage": "50Gi"},
+        "limits": {"nvidia.com/gpu": gpu, "ephemeral-storage": "100Gi"},
+    }
 
 
 def probes(ctx: Ctx, container: dict[str, Any]) -> None:
     rng = ctx.rng
     port: int | str = ctx.port if rng.random() < 0.6 else "http"
     if rng.random() < 0.8:
-        container["readinessProbe"] = {"httpGet": {"path": "/health", "port": port},
-                                       "initialDelaySeconds": rng.choice([5, 15, 30, 60]),
-                                       "periodSeconds": rng.choice([5, 10]),
-                                       "failureThreshold": rng.choice([3, 6])}
+        container["readinessProbe"] = {
+            "httpGet": {"path": "/health", "port": port},
+            "initialDelaySeconds": rng.choice([5, 15, 30, 60]),
+            "periodSeconds": rng.choice([5, 10]),
+            "failureThreshold": rng.choice([3, 6]),
+        }
     if rng.random() < 0.7:
-        container["livenessProbe"] = {"httpGet": {"path": "/health", "port": port},
-                                      "initialDelaySeconds": rng.choice([30, 120, 240, 600]),
-                                      "periodSeconds": 10, "timeoutSeconds": rng.choice([1, 5])}
+        container["livenessProbe"] = {
+            "httpGet": {"path": "/health", "port": port},
+            "initialDelaySeconds": rng.choice([30, 120, 240, 600]),
+            "periodSeconds": 10,
+            "timeoutSeconds": rng.choice([1, 5]),
+        }
     if rng.random() < 0.4:
-        container["startupProbe"] = {"httpGet": {"path": "/health", "port": port},
-                                     "periodSeconds": 10, "failureThreshold": rng.choice([60, 90, 180])}
+        container["startupProbe"] = {
+            "httpGet": {"path": "/health", "port": port},
+            "periodSeconds": 10,
+            "failureThreshold": rng.choice([60, 90, 180]),
+        }
 
 
 def volumes(ctx: Ctx) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -301,11 +364,26 @@ def volumes(ctx: Ctx) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     vols: list[dict[str, Any]] = []
     if rng.random() < 0.8:
         mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
-        vols.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": rng.choice(["2Gi", "8Gi", "16Gi", "32Gi"])}})
+        vols.append(
+            {
+                "name": "dshm",
+                "emptyDir": {
+                    "medium": "Memory",
+                    "sizeLimit": rng.choice(["2Gi", "8Gi", "16Gi", "32Gi"]),
+                },
+            }
+        )
     cache = rng.random()
     if cache < 0.4:
-        mounts.append({"name": "model-cache", "mountPath": rng.choice(["/root/.cache/huggingface", "/models", "/data"])})
-        vols.append({"name": "model-cache", "persistentVolumeClaim": {"claimName": f"{ctx.name}-cache"}})
+        mounts.append(
+            {
+                "name": "model-cache",
+                "mountPath": rng.choice(["/root/.cache/huggingface", "/models", "/data"]),
+            }
+        )
+        vols.append(
+            {"name": "model-cache", "persistentVolumeClaim": {"claimName": f"{ctx.name}-cache"}}
+        )
     elif cache < 0.7:
         mounts.append({"name": "model-cache", "mountPath": "/models"})
         vols.append({"name": "model-cache", "emptyDir": {}})
@@ -329,14 +407,28 @@ def vllm_container(ctx: Ctx, name: str = "vllm", style: str | None = None) -> di
         c["args"] = ["--model", ctx.model, *flags_to_args(flags, rng)]
     elif style == "serve":
         c["command"] = ["vllm", "serve"] if rng.random() < 0.5 else ["vllm"]
-        c["args"] = ([] if c["command"] == ["vllm", "serve"] else ["serve"]) + [ctx.model, *flags_to_args(flags, rng)]
+        c["args"] = ([] if c["command"] == ["vllm", "serve"] else ["serve"]) + [
+            ctx.model,
+            *flags_to_args(flags, rng),
+        ]
     elif style == "command":
         c["command"] = ["python3", "-m", "vllm.entrypoints.openai.api_server"]
         c["args"] = [f"--model={ctx.model}", *flags_to_args(flags, rng)]
     else:
-        pre = rng.choice(["", "set -e\n", "pip install --no-cache-dir hf_transfer\n",
-                          "huggingface-cli download " + ctx.model + " --local-dir /models/m\n"])
-        serve = rng.choice([f"vllm serve {ctx.model}", f"python3 -m vllm.entrypoints.openai.api_server --model {ctx.model}"])
+        pre = rng.choice(
+            [
+                "",
+                "set -e\n",
+                "pip install --no-cache-dir hf_transfer\n",
+                "huggingface-cli download " + ctx.model + " --local-dir /models/m\n",
+            ]
+        )
+        serve = rng.choice(
+            [
+                f"vllm serve {ctx.model}",
+                f"python3 -m vllm.entrypoints.openai.api_server --model {ctx.model}",
+            ]
+        )
         script = f"{pre}{serve} \\\n  {flags_to_script(flags)}\n"
         if rng.random() < 0.5:
             c["command"] = ["/bin/sh", "-c"]
@@ -348,7 +440,11 @@ def vllm_container(ctx: Ctx, name: str = "vllm", style: str | None = None) -> di
         c["env"] = env
     if rng.random() < 0.2:
         c["envFrom"] = [{"configMapRef": {"name": f"{ctx.name}-env"}}]
-    c["ports"] = [{"name": "http", "containerPort": ctx.port, "protocol": "TCP"}] if rng.random() < 0.7 else [{"containerPort": ctx.port}]
+    c["ports"] = (
+        [{"name": "http", "containerPort": ctx.port, "protocol": "TCP"}]
+        if rng.random() < 0.7
+        else [{"containerPort": ctx.port}]
+    )
     c["resources"] = resources(ctx)
     probes(ctx, c)
     return c
@@ -357,15 +453,39 @@ def vllm_container(ctx: Ctx, name: str = "vllm", style: str | None = None) -> di
 def other_engine_container(ctx: Ctx) -> dict[str, Any]:
     rng = ctx.rng
     if rng.random() < 0.5:
-        args = ["python3", "-m", "sglang.launch_server", "--model-path", ctx.model, "--host", "0.0.0.0",
-                "--port", str(ctx.port), "--tp", str(ctx.gpus)]
+        args = [
+            "python3",
+            "-m",
+            "sglang.launch_server",
+            "--model-path",
+            ctx.model,
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(ctx.port),
+            "--tp",
+            str(ctx.gpus),
+        ]
         if rng.random() < 0.5:
             args += ["--mem-fraction-static", "0.85"]
         c: dict[str, Any] = {"name": "sglang", "image": rng.choice(SGLANG_IMAGES), "command": args}
     else:
-        c = {"name": "tgi", "image": rng.choice(TGI_IMAGES),
-             "args": ["--model-id", ctx.model, "--num-shard", str(ctx.gpus), "--port", str(ctx.port),
-                      "--max-input-tokens", "4096", "--max-total-tokens", "8192"]}
+        c = {
+            "name": "tgi",
+            "image": rng.choice(TGI_IMAGES),
+            "args": [
+                "--model-id",
+                ctx.model,
+                "--num-shard",
+                str(ctx.gpus),
+                "--port",
+                str(ctx.port),
+                "--max-input-tokens",
+                "4096",
+                "--max-total-tokens",
+                "8192",
+            ],
+        }
     c["env"] = env_list(ctx, rng.randrange(0, 4)) or [{"name": "HF_HOME", "value": "/data"}]
     c["ports"] = [{"containerPort": ctx.port}]
     c["resources"] = resources(ctx)
@@ -373,7 +493,9 @@ def other_engine_container(ctx: Ctx) -> dict[str, Any]:
     return c
 
 
-def pod_spec(ctx: Ctx, containers: list[dict[str, Any]], vols: list[dict[str, Any]]) -> dict[str, Any]:
+def pod_spec(
+    ctx: Ctx, containers: list[dict[str, Any]], vols: list[dict[str, Any]]
+) -> dict[str, Any]:
     rng = ctx.rng
     spec: dict[str, Any] = {}
     if rng.random() < 0.3:
@@ -381,30 +503,57 @@ def pod_spec(ctx: Ctx, containers: list[dict[str, Any]], vols: list[dict[str, An
     if rng.random() < 0.7:
         spec["nodeSelector"] = {ctx.accel[0]: ctx.accel[1]}
     if rng.random() < 0.6:
-        spec["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+        spec["tolerations"] = [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+        ]
     if rng.random() < 0.2:
-        spec["affinity"] = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-            {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": dict(ctx.labels)},
-                                                "topologyKey": "kubernetes.io/hostname"}}]}}
+        spec["affinity"] = {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "labelSelector": {"matchLabels": dict(ctx.labels)},
+                            "topologyKey": "kubernetes.io/hostname",
+                        },
+                    }
+                ]
+            }
+        }
     if rng.random() < 0.2:
         spec["priorityClassName"] = rng.choice(["high-priority", "inference-critical"])
     if rng.random() < 0.3:
         spec["terminationGracePeriodSeconds"] = rng.choice([30, 60, 120])
     if rng.random() < 0.15:
-        spec["initContainers"] = [{"name": "download-model", "image": "python:3.11-slim",
-                                   "command": ["sh", "-c", f"pip install -q huggingface_hub && huggingface-cli download {ctx.model} --local-dir /models/m"],
-                                   "volumeMounts": [{"name": "model-cache", "mountPath": "/models"}]}]
+        spec["initContainers"] = [
+            {
+                "name": "download-model",
+                "image": "python:3.11-slim",
+                "command": [
+                    "sh",
+                    "-c",
+                    "pip install -q huggingface_hub && "
+                    f"huggingface-cli download {ctx.model} --local-dir /models/m",
+                ],
+                "volumeMounts": [{"name": "model-cache", "mountPath": "/models"}],
+            }
+        ]
     spec["containers"] = containers
     if vols:
         spec["volumes"] = vols
     return spec
 
 
-def template(ctx: Ctx, containers: list[dict[str, Any]], vols: list[dict[str, Any]]) -> dict[str, Any]:
+def template(
+    ctx: Ctx, containers: list[dict[str, Any]], vols: list[dict[str, Any]]
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"labels": dict(ctx.labels)}
     if ctx.rng.random() < 0.4:
-        meta["annotations"] = {"prometheus.io/scrape": "true", "prometheus.io/port": str(ctx.port),
-                               "prometheus.io/path": "/metrics"}
+        meta["annotations"] = {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(ctx.port),
+            "prometheus.io/path": "/metrics",
+        }
     return {"metadata": meta, "spec": pod_spec(ctx, containers, vols)}
 
 
@@ -424,13 +573,25 @@ def deployment(ctx: Ctx) -> dict[str, Any]:
     c, vols = main_container(ctx)
     containers = [c]
     if rng.random() < 0.1:
-        containers.append({"name": "metrics-proxy", "image": "nginx:1.27-alpine",
-                           "ports": [{"containerPort": 9090}],
-                           "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}})
-    spec: dict[str, Any] = {"replicas": rng.choice([1, 1, 2, 3, 4]), "selector": {"matchLabels": dict(ctx.labels)}}
+        containers.append(
+            {
+                "name": "metrics-proxy",
+                "image": "nginx:1.27-alpine",
+                "ports": [{"containerPort": 9090}],
+                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+            }
+        )
+    spec: dict[str, Any] = {
+        "replicas": rng.choice([1, 1, 2, 3, 4]),
+        "selector": {"matchLabels": dict(ctx.labels)},
+    }
     if rng.random() < 0.4:
-        spec["strategy"] = rng.choice([{"type": "Recreate"},
-                                       {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}])
+        spec["strategy"] = rng.choice(
+            [
+                {"type": "Recreate"},
+                {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            ]
+        )
     spec["template"] = template(ctx, containers, vols)
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": ctx.metadata(), "spec": spec}
 
@@ -440,16 +601,32 @@ def statefulset(ctx: Ctx) -> dict[str, Any]:
     c, vols = main_container(ctx)
     vols = [v for v in vols if v["name"] != "model-cache"]
     c["volumeMounts"] = [m for m in c.get("volumeMounts", []) if m["name"] != "model-cache"] + [
-        {"name": "model-cache", "mountPath": "/models"}]
-    spec = {"serviceName": f"{ctx.name}-headless", "replicas": rng.choice([1, 2, 3]),
-            "selector": {"matchLabels": dict(ctx.labels)}, "template": template(ctx, [c], vols),
-            "volumeClaimTemplates": [{"metadata": {"name": "model-cache"},
-                                      "spec": {"accessModes": ["ReadWriteOnce"],
-                                               "storageClassName": rng.choice(["premium-rwo", "gp3", "standard"]),
-                                               "resources": {"requests": {"storage": rng.choice(["50Gi", "200Gi", "500Gi"])}}}}]}
+        {"name": "model-cache", "mountPath": "/models"}
+    ]
+    spec = {
+        "serviceName": f"{ctx.name}-headless",
+        "replicas": rng.choice([1, 2, 3]),
+        "selector": {"matchLabels": dict(ctx.labels)},
+        "template": template(ctx, [c], vols),
+        "volumeClaimTemplates": [
+            {
+                "metadata": {"name": "model-cache"},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": rng.choice(["premium-rwo", "gp3", "standard"]),
+                    "resources": {"requests": {"storage": rng.choice(["50Gi", "200Gi", "500Gi"])}},
+                },
+            }
+        ],
+    }
     if rng.random() < 0.5:
         spec["podManagementPolicy"] = "Parallel"
-    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": ctx.metadata(), "spec": spec}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": ctx.metadata(),
+        "spec": spec,
+    }
 
 
 def leader_worker_set(ctx: Ctx) -> dict[str, Any]:
@@ -460,42 +637,84 @@ def leader_worker_set(ctx: Ctx) -> dict[str, Any]:
     flags = [f for f in flags if f[0] != "--tensor-parallel-size"]
     flags += [("--tensor-parallel-size", str(ctx.gpus)), ("--pipeline-parallel-size", str(size))]
     image = rng.choice(VLLM_IMAGES)
-    leader_script = ("bash /vllm-workspace/examples/online_serving/multi-node-serving.sh leader "
-                     "--ray_cluster_size=$(LWS_GROUP_SIZE);\n"
-                     f"python3 -m vllm.entrypoints.openai.api_server --model {ctx.model} \\\n  {flags_to_script(flags)}\n")
-    worker_script = ("bash /vllm-workspace/examples/online_serving/multi-node-serving.sh worker "
-                     "--ray_address=$(LWS_LEADER_ADDRESS)\n")
+    leader_script = (
+        "bash /vllm-workspace/examples/online_serving/multi-node-serving.sh leader "
+        "--ray_cluster_size=$(LWS_GROUP_SIZE);\n"
+        f"python3 -m vllm.entrypoints.openai.api_server --model {ctx.model} \\\n  "
+        f"{flags_to_script(flags)}\n"
+    )
+    worker_script = (
+        "bash /vllm-workspace/examples/online_serving/multi-node-serving.sh worker "
+        "--ray_address=$(LWS_LEADER_ADDRESS)\n"
+    )
     mounts = [{"mountPath": "/dev/shm", "name": "dshm"}]
     vols = [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "15Gi"}}]
-    res = {"limits": {"nvidia.com/gpu": str(ctx.gpus), "memory": "1124Gi", "ephemeral-storage": "800Gi"},
-           "requests": {"ephemeral-storage": "800Gi", "cpu": 125}}
-    leader = {"name": "vllm-leader", "image": image, "env": env_list(ctx, rng.randrange(1, 5)),
-              "command": ["sh", "-c", leader_script], "resources": res,
-              "ports": [{"containerPort": ctx.port}],
-              "readinessProbe": {"tcpSocket": {"port": ctx.port}, "initialDelaySeconds": 15, "periodSeconds": 10},
-              "volumeMounts": mounts}
-    worker = {"name": "vllm-worker", "image": image, "command": ["sh", "-c", worker_script],
-              "resources": res, "env": env_list(ctx, rng.randrange(0, 3)), "volumeMounts": mounts}
-    spec = {"replicas": rng.choice([1, 2]),
-            "leaderWorkerTemplate": {"size": size, "restartPolicy": "RecreateGroupOnPodRestart",
-                                     "leaderTemplate": {"metadata": {"labels": {"role": "leader"}},
-                                                        "spec": {"containers": [leader], "volumes": vols}},
-                                     "workerTemplate": {"spec": {"containers": [worker], "volumes": vols}}}}
-    return {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "metadata": ctx.metadata(), "spec": spec}
+    res = {
+        "limits": {
+            "nvidia.com/gpu": str(ctx.gpus),
+            "memory": "1124Gi",
+            "ephemeral-storage": "800Gi",
+        },
+        "requests": {"ephemeral-storage": "800Gi", "cpu": 125},
+    }
+    leader = {
+        "name": "vllm-leader",
+        "image": image,
+        "env": env_list(ctx, rng.randrange(1, 5)),
+        "command": ["sh", "-c", leader_script],
+        "resources": res,
+        "ports": [{"containerPort": ctx.port}],
+        "readinessProbe": {
+            "tcpSocket": {"port": ctx.port},
+            "initialDelaySeconds": 15,
+            "periodSeconds": 10,
+        },
+        "volumeMounts": mounts,
+    }
+    worker = {
+        "name": "vllm-worker",
+        "image": image,
+        "command": ["sh", "-c", worker_script],
+        "resources": res,
+        "env": env_list(ctx, rng.randrange(0, 3)),
+        "volumeMounts": mounts,
+    }
+    spec = {
+        "replicas": rng.choice([1, 2]),
+        "leaderWorkerTemplate": {
+            "size": size,
+            "restartPolicy": "RecreateGroupOnPodRestart",
+            "leaderTemplate": {
+                "metadata": {"labels": {"role": "leader"}},
+                "spec": {"containers": [leader], "volumes": vols},
+            },
+            "workerTemplate": {"spec": {"containers": [worker], "volumes": vols}},
+        },
+    }
+    return {
+        "apiVersion": "leaderworkerset.x-k8s.io/v1",
+        "kind": "LeaderWorkerSet",
+        "metadata": ctx.metadata(),
+        "spec": spec,
+    }
 
 
 def inference_service(ctx: Ctx) -> dict[str, Any]:
     rng = ctx.rng
     meta = ctx.metadata()
     if rng.random() < 0.5:
-        meta.setdefault("annotations", {})["serving.kserve.io/deploymentMode"] = rng.choice(["RawDeployment", "Serverless"])
+        meta.setdefault("annotations", {})["serving.kserve.io/deploymentMode"] = rng.choice(
+            ["RawDeployment", "Serverless"]
+        )
     predictor: dict[str, Any] = {}
     if rng.random() < 0.5:
         predictor["minReplicas"] = rng.choice([0, 1, 2])
         predictor["maxReplicas"] = rng.choice([2, 4, 8])
     if rng.random() < 0.6:
-        model: dict[str, Any] = {"modelFormat": {"name": "huggingface"},
-                                 "args": [f"--model_name={ctx.name}", f"--model_id={ctx.model}"]}
+        model: dict[str, Any] = {
+            "modelFormat": {"name": "huggingface"},
+            "args": [f"--model_name={ctx.name}", f"--model_id={ctx.model}"],
+        }
         if rng.random() < 0.5:
             model["args"] += ["--backend=vllm", f"--max-model-len={rng.choice([4096, 8192])}"]
         if rng.random() < 0.4:
@@ -509,17 +728,31 @@ def inference_service(ctx: Ctx) -> dict[str, Any]:
         predictor["containers"] = [c]
     if rng.random() < 0.4:
         predictor["nodeSelector"] = {ctx.accel[0]: ctx.accel[1]}
-        predictor["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": meta,
-            "spec": {"predictor": predictor}}
+        predictor["tolerations"] = [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+        ]
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": meta,
+        "spec": {"predictor": predictor},
+    }
 
 
 def service(ctx: Ctx) -> dict[str, Any]:
     rng = ctx.rng
-    spec: dict[str, Any] = {"type": rng.choice(["ClusterIP", "ClusterIP", "LoadBalancer", "NodePort"]),
-                            "selector": dict(ctx.labels),
-                            "ports": [{"name": "http", "port": rng.choice([80, 8000, ctx.port]),
-                                       "targetPort": ctx.port, "protocol": "TCP"}]}
+    spec: dict[str, Any] = {
+        "type": rng.choice(["ClusterIP", "ClusterIP", "LoadBalancer", "NodePort"]),
+        "selector": dict(ctx.labels),
+        "ports": [
+            {
+                "name": "http",
+                "port": rng.choice([80, 8000, ctx.port]),
+                "targetPort": ctx.port,
+                "protocol": "TCP",
+            }
+        ],
+    }
     if rng.random() < 0.2:
         spec["sessionAffinity"] = "ClientIP"
     return {"apiVersion": "v1", "kind": "Service", "metadata": ctx.metadata(), "spec": spec}
@@ -529,16 +762,56 @@ def hpa(ctx: Ctx, target_kind: str = "Deployment") -> dict[str, Any]:
     rng = ctx.rng
     metrics: list[dict[str, Any]] = []
     if rng.random() < 0.6:
-        metrics.append({"type": "Pods", "pods": {"metric": {"name": rng.choice(["vllm:num_requests_waiting", "vllm:gpu_cache_usage_perc", "vllm_num_requests_running"])},
-                                                 "target": {"type": "AverageValue", "averageValue": str(rng.choice([1, 5, 10]))}}})
+        metrics.append(
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {
+                        "name": rng.choice(
+                            [
+                                "vllm:num_requests_waiting",
+                                "vllm:gpu_cache_usage_perc",
+                                "vllm_num_requests_running",
+                            ]
+                        )
+                    },
+                    "target": {"type": "AverageValue", "averageValue": str(rng.choice([1, 5, 10]))},
+                },
+            }
+        )
     if not metrics or rng.random() < 0.4:
-        metrics.append({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": rng.choice([60, 70, 80])}}})
-    spec: dict[str, Any] = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": target_kind, "name": ctx.name},
-                            "minReplicas": rng.choice([1, 2]), "maxReplicas": rng.choice([4, 8, 16]), "metrics": metrics}
+        metrics.append(
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {
+                        "type": "Utilization",
+                        "averageUtilization": rng.choice([60, 70, 80]),
+                    },
+                },
+            }
+        )
+    spec: dict[str, Any] = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": target_kind, "name": ctx.name},
+        "minReplicas": rng.choice([1, 2]),
+        "maxReplicas": rng.choice([4, 8, 16]),
+        "metrics": metrics,
+    }
     if rng.random() < 0.4:
-        spec["behavior"] = {"scaleDown": {"stabilizationWindowSeconds": 300, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]},
-                            "scaleUp": {"stabilizationWindowSeconds": 0}}
-    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": ctx.metadata(), "spec": spec}
+        spec["behavior"] = {
+            "scaleDown": {
+                "stabilizationWindowSeconds": 300,
+                "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}],
+            },
+            "scaleUp": {"stabilizationWindowSeconds": 0},
+        }
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": ctx.metadata(),
+        "spec": spec,
+    }
 
 
 def pdb(ctx: Ctx) -> dict[str, Any]:
@@ -547,16 +820,34 @@ def pdb(ctx: Ctx) -> dict[str, Any]:
         spec["minAvailable"] = ctx.rng.choice([1, "50%"])
     else:
         spec["maxUnavailable"] = 1
-    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": ctx.metadata(extra_labels=False), "spec": spec}
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": ctx.metadata(extra_labels=False),
+        "spec": spec,
+    }
 
 
 def service_monitor(ctx: Ctx) -> dict[str, Any]:
     meta = ctx.metadata()
     meta["labels"]["release"] = ctx.rng.choice(["prometheus", "kube-prometheus-stack"])
-    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": meta,
-            "spec": {"selector": {"matchLabels": dict(ctx.labels)}, "namespaceSelector": {"matchNames": [ctx.namespace]},
-                     "endpoints": [{"port": "http", "path": "/metrics", "interval": ctx.rng.choice(["15s", "30s"]),
-                                    "scrapeTimeout": "10s"}]}}
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": meta,
+        "spec": {
+            "selector": {"matchLabels": dict(ctx.labels)},
+            "namespaceSelector": {"matchNames": [ctx.namespace]},
+            "endpoints": [
+                {
+                    "port": "http",
+                    "path": "/metrics",
+                    "interval": ctx.rng.choice(["15s", "30s"]),
+                    "scrapeTimeout": "10s",
+                }
+            ],
+        },
+    }
 
 
 CHAT_TEMPLATE = (
@@ -571,28 +862,52 @@ CHAT_TEMPLATE = (
 def config_map(ctx: Ctx) -> dict[str, Any]:
     rng = ctx.rng
     kind = rng.random()
-    meta = ctx.metadata(f"{ctx.name}-{'chat-template' if kind < 0.4 else 'env' if kind < 0.7 else 'config'}")
+    meta = ctx.metadata(
+        f"{ctx.name}-{'chat-template' if kind < 0.4 else 'env' if kind < 0.7 else 'config'}"
+    )
     if kind < 0.4:
         data = {"template.jinja": CHAT_TEMPLATE * rng.randrange(1, 4)}
     elif kind < 0.7:
-        data = {name: str(value) for name, value in
-                [("VLLM_LOGGING_LEVEL", "INFO"), ("MAX_MODEL_LEN", rng.choice([4096, 8192])),
-                 ("GPU_MEMORY_UTILIZATION", "0.9"), ("MODEL_NAME", ctx.model), ("PORT", ctx.port),
-                 ("HF_HUB_OFFLINE", "1"), ("TENSOR_PARALLEL_SIZE", ctx.gpus)][: rng.randrange(3, 8)]}
+        data = {
+            name: str(value)
+            for name, value in [
+                ("VLLM_LOGGING_LEVEL", "INFO"),
+                ("MAX_MODEL_LEN", rng.choice([4096, 8192])),
+                ("GPU_MEMORY_UTILIZATION", "0.9"),
+                ("MODEL_NAME", ctx.model),
+                ("PORT", ctx.port),
+                ("HF_HUB_OFFLINE", "1"),
+                ("TENSOR_PARALLEL_SIZE", ctx.gpus),
+            ][: rng.randrange(3, 8)]
+        }
     else:
-        lines = [f"model: {ctx.model}", f"port: {ctx.port}", f"tensor-parallel-size: {ctx.gpus}",
-                 f"max-model-len: {rng.choice([4096, 8192, 32768])}", "gpu-memory-utilization: 0.9",
-                 "enable-prefix-caching: true", "disable-log-requests: true"]
-        data = {"config.yaml": "\n".join(lines[: rng.randrange(3, 8)]) + "\n",
-                "logging.json": '{\n  "version": 1,\n  "disable_existing_loggers": false\n}\n'}
+        lines = [
+            f"model: {ctx.model}",
+            f"port: {ctx.port}",
+            f"tensor-parallel-size: {ctx.gpus}",
+            f"max-model-len: {rng.choice([4096, 8192, 32768])}",
+            "gpu-memory-utilization: 0.9",
+            "enable-prefix-caching: true",
+            "disable-log-requests: true",
+        ]
+        data = {
+            "config.yaml": "\n".join(lines[: rng.randrange(3, 8)]) + "\n",
+            "logging.json": '{\n  "version": 1,\n  "disable_existing_loggers": false\n}\n',
+        }
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
 
 
 def pvc(ctx: Ctx) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": ctx.metadata(f"{ctx.name}-cache"),
-            "spec": {"accessModes": [ctx.rng.choice(["ReadWriteOnce", "ReadWriteMany"])],
-                     "storageClassName": ctx.rng.choice(["standard-rwo", "efs-sc", "filestore"]),
-                     "resources": {"requests": {"storage": ctx.rng.choice(["100Gi", "256Gi", "1Ti"])}}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": ctx.metadata(f"{ctx.name}-cache"),
+        "spec": {
+            "accessModes": [ctx.rng.choice(["ReadWriteOnce", "ReadWriteMany"])],
+            "storageClassName": ctx.rng.choice(["standard-rwo", "efs-sc", "filestore"]),
+            "resources": {"requests": {"storage": ctx.rng.choice(["100Gi", "256Gi", "1Ti"])}},
+        },
+    }
 
 
 # ----------------------------------------------------------------------- files
@@ -601,12 +916,24 @@ Builder = Callable[[Ctx], list[dict[str, Any]]]
 
 FILE_KINDS: list[tuple[str, float, Builder]] = [
     ("deployment", 26, lambda c: [deployment(c)]),
-    ("deployment-bundle", 14, lambda c: [deployment(c), service(c)]
-     + ([hpa(c)] if c.rng.random() < 0.5 else []) + ([pdb(c)] if c.rng.random() < 0.4 else [])
-     + ([service_monitor(c)] if c.rng.random() < 0.3 else [])),
+    (
+        "deployment-bundle",
+        14,
+        lambda c: (
+            [deployment(c), service(c)]
+            + ([hpa(c)] if c.rng.random() < 0.5 else [])
+            + ([pdb(c)] if c.rng.random() < 0.4 else [])
+            + ([service_monitor(c)] if c.rng.random() < 0.3 else [])
+            + ([config_map(c)] if c.rng.random() < 0.25 else [])
+        ),
+    ),
     ("deployment-pvc", 4, lambda c: [pvc(c), deployment(c), service(c)]),
     ("statefulset", 7, lambda c: [statefulset(c)] + ([service(c)] if c.rng.random() < 0.6 else [])),
-    ("leaderworkerset", 6, lambda c: [leader_worker_set(c)] + ([service(c)] if c.rng.random() < 0.6 else [])),
+    (
+        "leaderworkerset",
+        6,
+        lambda c: [leader_worker_set(c)] + ([service(c)] if c.rng.random() < 0.6 else []),
+    ),
     ("inferenceservice", 8, lambda c: [inference_service(c)]),
     ("service", 9, lambda c: [service(c)]),
     ("hpa", 6, lambda c: [hpa(c, c.rng.choice(["Deployment", "StatefulSet"]))]),
@@ -622,7 +949,8 @@ MIN_LINES, MAX_LINES = 30, 250
 HEADERS = [
     "# {model} on {accel}, owned by the {team} team.\n",
     "# Source: {team}-platform/charts/llm/templates/{kind}.yaml\n",
-    "# In the style of the vLLM production-stack / GKE tutorials. Do not edit by hand.\n# Regenerate with `make manifests`.\n",
+    "# In the style of the vLLM production-stack / GKE tutorials. Do not edit by hand.\n"
+    "# Regenerate with `make manifests`.\n",
     "",
     "",
 ]
@@ -634,19 +962,24 @@ def _pad_small(ctx: Ctx, docs: list[dict[str, Any]]) -> None:
         meta = doc["metadata"]
         ann = meta.setdefault("annotations", {})
         ann["kubectl.kubernetes.io/last-applied-by"] = f"argocd-{ctx.team}"
-        for i in range(ctx.rng.randrange(6, 14)):
-            ann[f"{ctx.team}.example.com/note-{i}"] = f"tracking ticket ML-{ctx.rng.randrange(1000, 9999)}"
+        start = len(ann)
+        for i in range(start, start + ctx.rng.randrange(6, 14)):
+            ann[f"{ctx.team}.example.com/note-{i}"] = (
+                f"tracking ticket ML-{ctx.rng.randrange(1000, 9999)}"
+            )
 
 
-def render(index: int, seed: int) -> tuple[str, str]:
-    """The (relative path, text) of file `index` of the corpus made with `seed`."""
+def render(index: int, seed: int) -> tuple[str, str, str]:
+    """The (kind, file name, text) of file `index` of the corpus made with `seed`."""
     rng = random.Random(f"{seed}:{index}")
     ctx = Ctx(rng, index)
     kind, _, build = rng.choices(FILE_KINDS, weights=_WEIGHTS)[0]
     docs = build(ctx)
-    header = rng.choice(HEADERS).format(model=ctx.model, accel=ctx.accel[1], team=ctx.team, kind=kind)
+    header = rng.choice(HEADERS).format(
+        model=ctx.model, accel=ctx.accel[1], team=ctx.team, kind=kind
+    )
     text = header + "---\n".join(dump(d, rng) for d in docs)
-    if text.count("\n") < MIN_LINES:
+    while text.count("\n") < MIN_LINES:
         _pad_small(ctx, docs)
         text = header + "---\n".join(dump(d, rng) for d in docs)
     lines = text.split("\n")
@@ -657,22 +990,21 @@ def render(index: int, seed: int) -> tuple[str, str]:
             text = header + "---\n".join(dump(d, rng) for d in docs)
     ext = ".yml" if rng.random() < 0.15 else ".yaml"
     rel = f"{kind}-{ctx.name}{ext}"
-    return rel, text
+    return kind, rel, text
 
 
 def generate(out: str, count: int, seed: int = 1, per_dir: int = 100) -> dict[str, int]:
-    """Write `count` files under `out` (in subdirectories of `per_dir` files); return kind counts."""
+    """Write `count` files under `out`, `per_dir` to a subdirectory; return the kind counts."""
     if os.path.exists(out):
         shutil.rmtree(out)
     os.makedirs(out)
     stats: dict[str, int] = {}
     for i in range(count):
-        rel, text = render(i, seed)
+        kind, rel, text = render(i, seed)
         sub = os.path.join(out, f"team-{i // per_dir:03d}")
         os.makedirs(sub, exist_ok=True)
         with open(os.path.join(sub, f"{i:05d}-{rel}"), "w", encoding="utf-8") as handle:
             handle.write(text)
-        kind = rel.split("-", 1)[0]
         stats[kind] = stats.get(kind, 0) + 1
     return stats
 
@@ -685,8 +1017,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-dir", type=int, default=100, help="files per subdirectory")
     args = parser.parse_args(argv)
     stats = generate(args.out, args.count, args.seed, args.per_dir)
-    print(f"wrote {args.count} files to {args.out}: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.items())),
-          file=sys.stderr)
+    print(
+        f"wrote {args.count} files to {args.out}: "
+        + ", ".join(f"{k}={v}" for k, v in sorted(stats.items())),
+        file=sys.stderr,
+    )
     return 0
 
 

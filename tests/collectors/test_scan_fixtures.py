@@ -196,10 +196,10 @@ EXPECTED = {
             "id": "Pod/default/sidecar-first/engine",
             "engine": ("vllm", None),
             "serving": {
-                "model": ("mistralai/Mistral-7B-Instruct-v0.3", "positional", 16),
-                "tensor_parallel_size": (2, "--tensor-parallel-size", 16),
-                "dtype": ("bfloat16", "--dtype", 16),
-                "max_num_seqs": (128, "--max-num-seq", 16),
+                "model": ("mistralai/Mistral-7B-Instruct-v0.3", "positional", 17),
+                "tensor_parallel_size": (2, "--tensor-parallel-size", 18),
+                "dtype": ("bfloat16", "--dtype", 18),
+                "max_num_seqs": (128, "--max-num-seq", 18),
                 "api_key": ("<redacted>", "--api-key", 16),
             },
             "gpus": 2,
@@ -211,7 +211,7 @@ EXPECTED = {
             "hf_token": None,
             "storage": "download-at-start",
             "related": [],
-            "issues": [("abbreviated_flag", "--max-num-seqs", 16)],
+            "issues": [("abbreviated_flag", "--max-num-seqs", 18)],
         },
         {
             "id": "Deployment/default/tgi-mistral/tgi",

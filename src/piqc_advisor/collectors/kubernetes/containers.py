@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from piqc_advisor.collectors.command_line import Token, effective_argv
 from piqc_advisor.collectors.container_view import ContainerView, EnvVar
@@ -113,11 +113,16 @@ def container_view(
     command_nodes = source.command_nodes or ()
     arg_nodes = source.arg_nodes or ()
 
+    cursors: dict[tuple[str, int], int] = {}
+
     def token_origin(token: Token) -> Origin:
         nodes = command_nodes if token.source == "command" else arg_nodes
-        if 0 <= token.index < len(nodes):
-            return nodes[token.index].origin
-        return main.origin
+        if not 0 <= token.index < len(nodes):
+            return main.origin
+        node = nodes[token.index]
+        if token.from_shell and isinstance(node.value, str) and "\n" in node.value:
+            return _line_in_block_script(node, token, cursors)
+        return node.origin
 
     ports: list[tuple[str | None, int]] = []
     for port in main.sequence("ports"):
@@ -141,6 +146,23 @@ def container_view(
         image_origin=image_origin,
         config_files=dict(config_files or {}),
     )
+
+
+def _line_in_block_script(node: Node, token: Token, cursors: dict[tuple[str, int], int]) -> Origin:
+    """The line of a token inside a literal block script (`- |`): content starts a line below.
+
+    Tokens are asked for in script order, so the search resumes after the previous hit and a
+    word written twice maps to each of its lines in turn.
+    """
+    lines = str(node.value).split("\n")
+    key = (token.source, token.index)
+    start = cursors.get(key, 0)
+    needle = token.text.split("=", 1)[0] if token.text.startswith("--") else token.text
+    for offset in range(start, len(lines)):
+        if needle and needle in lines[offset]:
+            cursors[key] = offset
+            return replace(node.origin, line=node.origin.line + 1 + offset, col=1)
+    return node.origin
 
 
 _DIGEST = re.compile(r"@(sha256:[0-9a-fA-F]{64})$")
