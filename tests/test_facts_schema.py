@@ -109,13 +109,13 @@ def test_unknown_top_level_key_is_rejected(example: dict[str, Any]) -> None:
 )
 def test_unknown_nested_key_is_rejected(example: dict[str, Any], where: str) -> None:
     document, workload = _broken(example)
-    targets = {
-        "workload": lambda: workload,
-        "engine": lambda: workload["engine"],
-        "source": lambda: workload["source"],
-        "serving": lambda: workload["serving"],
-        "probe": lambda: workload["probes"]["readiness"],
-        "hf_token": lambda: workload["hf_token"],
+    targets: dict[str, dict[str, Any]] = {
+        "workload": workload,
+        "engine": workload["engine"],
+        "source": workload["source"],
+        "serving": workload["serving"],
+        "probe": workload["probes"]["readiness"],
+        "hf_token": workload["hf_token"],
     }
     if where == "problem":
         document["problems"].append(
@@ -130,7 +130,7 @@ def test_unknown_nested_key_is_rejected(example: dict[str, Any], where: str) -> 
             }
         )
     else:
-        targets[where]()["extra"] = 1
+        targets[where]["extra"] = 1
     assert _errors(document)
 
 

@@ -80,7 +80,7 @@ EXPECTED = {
             "engine": ("kserve-huggingface", "0.15.0"),
             "serving": {
                 "model": ("meta-llama/meta-llama-3-8b-instruct", "--model_id", 16),
-                "served_model_name": ("llama3", "--model_name", 15),
+                "served_model_name": (["llama3"], "--model_name", 15),
                 "max_model_len": (4096, "--max_model_len", 17),
             },
             "gpus": 1,
@@ -97,7 +97,7 @@ EXPECTED = {
         {
             "id": "ClusterServingRuntime/default/kserve-huggingfaceserver#runtime/kserve-container",
             "engine": ("kserve-huggingface", "0.15.0"),
-            "serving": {"served_model_name": ("{{.Name}}", "--model_name", 52)},
+            "serving": {"served_model_name": (["{{.Name}}"], "--model_name", 52)},
             "gpus": None,
             "accel": None,
             "replicas": None,
@@ -116,7 +116,7 @@ EXPECTED = {
             "engine": ("vllm", None),
             "serving": {
                 "model": ("Qwen/Qwen2.5-7B-Instruct", "serveConfigV2 model", 16),
-                "served_model_name": ("qwen2.5-7b-instruct", "serveConfigV2 model_id", 15),
+                "served_model_name": (["qwen2.5-7b-instruct"], "serveConfigV2 model_id", 15),
                 "tensor_parallel_size": (2, "engine_kwargs.tensor_parallel_size", 20),
                 "dtype": ("bfloat16", "engine_kwargs.dtype", 18),
                 "max_model_len": (4096, "engine_kwargs.max_model_len", 19),
@@ -138,7 +138,7 @@ EXPECTED = {
             "engine": ("vllm", None),
             "serving": {
                 "model": ("Qwen/Qwen2.5-7B-Instruct", "serveConfigV2 model", 16),
-                "served_model_name": ("qwen2.5-7b-instruct", "serveConfigV2 model_id", 15),
+                "served_model_name": (["qwen2.5-7b-instruct"], "serveConfigV2 model_id", 15),
                 "tensor_parallel_size": (2, "engine_kwargs.tensor_parallel_size", 20),
                 "dtype": ("bfloat16", "engine_kwargs.dtype", 18),
                 "max_model_len": (4096, "engine_kwargs.max_model_len", 19),

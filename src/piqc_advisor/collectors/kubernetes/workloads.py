@@ -253,6 +253,9 @@ def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dic
             declared[key] = hint
     for key, setting in declared.items():
         if setting is not None:
+            declared[key] = normalize_setting(key, setting)
+    for key, setting in declared.items():
+        if setting is not None:
             effective[key] = setting.value
     if declared.get("model") is not None:
         # The custom resource named the model, so a missing model flag is not a problem.
@@ -356,6 +359,55 @@ def _accelerator(template: PodTemplate) -> Accelerator | None:
     if found is not None and found.type is None and kind is not None:
         return replace(found, type=str(kind.value), type_source=kind.via)
     return found
+
+
+_INT_KEYS = frozenset(
+    {
+        "tensor_parallel_size",
+        "pipeline_parallel_size",
+        "data_parallel_size",
+        "max_model_len",
+        "max_num_seqs",
+        "max_num_batched_tokens",
+        "port",
+    }
+)
+_FLOAT_KEYS = frozenset({"gpu_memory_utilization"})
+_BOOL_KEYS = frozenset(
+    {
+        "enable_prefix_caching",
+        "enable_chunked_prefill",
+        "enforce_eager",
+        "enable_lora",
+        "trust_remote_code",
+        "expert_parallel",
+        "disable_log_requests",
+    }
+)
+
+
+def normalize_setting(key: str, setting: Declared[Any]) -> Declared[Any]:
+    """One type per serving key whatever declared it; credentials never keep their value."""
+    value = setting.value
+    if key == "api_key":
+        if not (isinstance(value, str) and value.startswith("<")):
+            return replace(setting, value="<redacted>")
+        return setting
+    if key == "served_model_name" and isinstance(value, str):
+        return replace(setting, value=[value])
+    if not isinstance(value, str) or _unrendered(value) or value.startswith(("$", "<")):
+        return setting
+    text = value.strip()
+    try:
+        if key in _INT_KEYS:
+            return replace(setting, value=int(text))
+        if key in _FLOAT_KEYS:
+            return replace(setting, value=float(text))
+    except ValueError:
+        return setting
+    if key in _BOOL_KEYS and text.lower() in ("true", "false", "1", "0", "yes", "no"):
+        return replace(setting, value=text.lower() in ("true", "1", "yes"))
+    return setting
 
 
 def _unrendered(value: object) -> bool:
