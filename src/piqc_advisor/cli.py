@@ -37,6 +37,8 @@ from piqc_advisor.terminal import Output, TextTable, dump_json, join
 if TYPE_CHECKING:
     from piqc_advisor.collectors.yaml_source import Problem
     from piqc_advisor.facts.workload import Workload
+    from piqc_advisor.report import Report
+    from piqc_advisor.rules.api import Rule
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -486,3 +488,127 @@ def facts(paths: tuple[str, ...], fmt: str, max_file_size: int) -> None:
         click.echo(_problem_line(problem), err=True)
     if store.input_errors:
         sys.exit(EXIT_INPUT_ERROR)
+
+
+EXIT_FINDINGS = 1
+REPORT_FORMATS = ("table", "json", "sarif")
+
+
+def _render(fmt: str, report: Report, catalog: Catalog) -> str:
+    from piqc_advisor.reporters.sarif import render_sarif
+    from piqc_advisor.reporters.text import render_text
+
+    if fmt == "json":
+        return dump_json(report.to_json())
+    if fmt == "sarif":
+        return render_sarif(report, catalog)
+    return render_text(report)
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(REPORT_FORMATS),
+    default="table",
+    show_default=True,
+    help="Report format on standard output.",
+)
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="FORMAT=PATH",
+    help="Also write a report in FORMAT to PATH; repeatable.",
+)
+@click.option(
+    "--checklist",
+    "checklists",
+    multiple=True,
+    help="Show the readiness view of this checklist (repeatable); default: those findings touch.",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    help="Run only rules for these item ids, area prefixes or rule names.",
+)
+@click.option(
+    "--ignore", multiple=True, help="Skip rules for these item ids, area prefixes or rule names."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["critical", "high", "medium", "low", "info"]),
+    default="high",
+    show_default=True,
+    help="Exit 1 when an unwaived finding is at or above this severity.",
+)
+@click.option("--exit-zero", is_flag=True, help="Always exit 0 on findings (report-only runs).")
+@click.option(
+    "--max-file-size", type=click.IntRange(min=1), default=32, show_default=True, help="MiB."
+)
+@click.pass_context
+def check_command(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    fmt: str,
+    outputs: tuple[str, ...],
+    checklists: tuple[str, ...],
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    fail_on: str,
+    exit_zero: bool,
+    max_file_size: int,
+) -> None:
+    """Check manifests against the knowledge base: findings, readiness view, exit code.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error, 3 input errors.
+    """
+    from piqc_advisor.pipeline import CheckOptions, check
+
+    catalog = _state(ctx).catalog()
+    for name in checklists:
+        _checklist(catalog, name)
+    targets: list[tuple[str, Path]] = []
+    for spec in outputs:
+        fmt_name, sep, path_text = spec.partition("=")
+        if not sep or fmt_name not in REPORT_FORMATS or not path_text:
+            formats = ", ".join(REPORT_FORMATS)
+            _usage_error(f"--output expects FORMAT=PATH with FORMAT one of {formats}, got {spec!r}")
+        targets.append((fmt_name, Path(path_text)))
+    known = {r.name for r in _all_rules()} | set(catalog.items) | set(catalog.areas)
+    for pattern in (*select, *ignore):
+        if pattern not in known and not any(i.startswith(pattern) for i in catalog.items):
+            _usage_error(
+                f"--select/--ignore: {pattern!r} names no rule, item or area",
+                closest(pattern, known),
+            )
+    report = check(
+        catalog,
+        CheckOptions(
+            paths=paths,
+            checklists=checklists,
+            select=select,
+            ignore=ignore,
+            fail_on=fail_on,
+            max_file_bytes=max_file_size * 1024 * 1024,
+        ),
+    )
+    click.echo(_render(fmt, report, catalog), nl=False)
+    for fmt_name, out_path in targets:
+        try:
+            out_path.write_text(_render(fmt_name, report, catalog), encoding="utf-8")
+        except OSError as exc:
+            _usage_error(f"cannot write {out_path}: {exc.strerror or exc}")
+    for problem in report.problems:
+        click.echo(_problem_line(problem), err=True)
+    if any(p.severity == "error" for p in report.problems):
+        sys.exit(EXIT_INPUT_ERROR)
+    if report.failing() and not exit_zero:
+        sys.exit(EXIT_FINDINGS)
+
+
+def _all_rules() -> tuple[Rule, ...]:
+    from piqc_advisor.rules import ALL_RULES
+
+    return ALL_RULES

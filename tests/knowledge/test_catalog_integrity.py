@@ -19,6 +19,7 @@ EXPECTED_CHECKLISTS = {
     "vllm-on-gke",
     "vllm-on-runpod",
     "infra-best-practices",
+    "advisor-manifest-checks",
 }
 ITEMS = list(CATALOG.items.values())
 

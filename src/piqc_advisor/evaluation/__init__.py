@@ -1,0 +1,1 @@
+"""Evaluation: run rules over facts, isolate crashes, and assess every checklist item."""

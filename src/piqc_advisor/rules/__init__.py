@@ -1,0 +1,55 @@
+"""The rule registry: every rule, listed explicitly (no import-time self-registration)."""
+
+from __future__ import annotations
+
+from piqc_advisor.rules import accelerators, access, engine_config, probes, release, workload
+from piqc_advisor.rules.api import Rule
+
+ALL_RULES: tuple[Rule, ...] = (
+    probes.readiness_probe_missing,
+    probes.readiness_probe_not_model_aware,
+    probes.startup_budget_too_short,
+    probes.liveness_kills_loading_server,
+    probes.probe_timeout_too_short,
+    accelerators.gpu_request_missing,
+    accelerators.gpu_request_limit_mismatch,
+    accelerators.parallelism_gpu_mismatch,
+    accelerators.gpu_count_not_multiple_of_tp,
+    accelerators.gpu_placement_missing,
+    accelerators.shm_missing_for_multi_gpu,
+    engine_config.dtype_not_set,
+    engine_config.max_model_len_not_set,
+    engine_config.batching_limits_not_set,
+    engine_config.gpu_memory_utilization_extreme,
+    engine_config.engine_flag_unknown,
+    engine_config.engine_flag_deprecated,
+    engine_config.eager_mode_enabled,
+    engine_config.prefix_caching_disabled,
+    engine_config.quantization_checkpoint_mismatch,
+    engine_config.served_model_name_missing,
+    release.image_tag_mutable,
+    release.image_not_pinned_by_digest,
+    release.engine_version_unknown,
+    release.model_revision_not_pinned,
+    access.credential_literal_in_manifest,
+    access.api_without_authentication,
+    access.endpoints_exposed_outside_cluster,
+    workload.cpu_memory_requests_missing,
+    workload.weights_downloaded_at_start,
+    workload.weights_on_ephemeral_storage_unbounded,
+    workload.single_replica_without_pdb,
+    workload.hpa_on_resource_metrics_only,
+    workload.replica_bounds_invalid,
+    workload.scale_down_stabilization_missing,
+    workload.topology_spread_missing,
+    workload.priority_class_missing,
+    workload.metrics_not_scraped,
+    workload.tracing_not_configured,
+    workload.service_missing,
+    workload.network_policy_missing,
+    workload.runs_as_root,
+    workload.privileged_or_host_namespaces,
+    workload.security_context_missing,
+    workload.service_account_token_mounted,
+)
+RULES_BY_NAME: dict[str, Rule] = {r.name: r for r in ALL_RULES}
