@@ -539,9 +539,14 @@ def _render(fmt: str, report: Report, catalog: Catalog) -> str:
 @click.option(
     "--fail-on",
     type=click.Choice(["critical", "high", "medium", "low", "info"]),
-    default="high",
-    show_default=True,
-    help="Exit 1 when an unwaived finding is at or above this severity.",
+    default=None,
+    help="Exit 1 when an unwaived finding is at or above this severity [default: high].",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Configuration file (default: .piqc-advisor.yaml or pyproject.toml here).",
 )
 @click.option("--exit-zero", is_flag=True, help="Always exit 0 on findings (report-only runs).")
 @click.option(
@@ -556,7 +561,8 @@ def check_command(
     checklists: tuple[str, ...],
     select: tuple[str, ...],
     ignore: tuple[str, ...],
-    fail_on: str,
+    fail_on: str | None,
+    config_file: Path | None,
     exit_zero: bool,
     max_file_size: int,
 ) -> None:
@@ -564,9 +570,24 @@ def check_command(
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error, 3 input errors.
     """
+    from piqc_advisor.config import ConfigError, check_names, find_config, load_config, rule_params
     from piqc_advisor.pipeline import CheckOptions, check
 
-    catalog = _state(ctx).catalog()
+    state = _state(ctx)
+    config_path = config_file or find_config(Path.cwd())
+    try:
+        config = load_config(config_path) if config_path is not None else None
+    except ConfigError as exc:
+        _usage_error(str(exc))
+    if config is not None and config.kb_paths:
+        state = _State([*state.kb_paths, *config.kb_paths])
+    catalog = state.catalog()
+    rules = _all_rules()
+    if config is not None:
+        try:
+            check_names(config, catalog, rules)
+        except ConfigError as exc:
+            _usage_error(str(exc))
     for name in checklists:
         _checklist(catalog, name)
     targets: list[tuple[str, Path]] = []
@@ -576,22 +597,27 @@ def check_command(
             formats = ", ".join(REPORT_FORMATS)
             _usage_error(f"--output expects FORMAT=PATH with FORMAT one of {formats}, got {spec!r}")
         targets.append((fmt_name, Path(path_text)))
-    known = {r.name for r in _all_rules()} | set(catalog.items) | set(catalog.areas)
+    known = {r.name for r in rules} | set(catalog.items) | set(catalog.areas)
     for pattern in (*select, *ignore):
         if pattern not in known and not any(i.startswith(pattern) for i in catalog.items):
             _usage_error(
                 f"--select/--ignore: {pattern!r} names no rule, item or area",
                 closest(pattern, known),
             )
+    effective_fail_on = fail_on or (config.fail_on if config else None) or "high"
     report = check(
         catalog,
         CheckOptions(
             paths=paths,
             checklists=checklists,
-            select=select,
-            ignore=ignore,
-            fail_on=fail_on,
+            select=select or (config.select if config else ()),
+            ignore=(*ignore, *(config.ignore if config else ())),
+            fail_on=effective_fail_on,
             max_file_bytes=max_file_size * 1024 * 1024,
+            severities=dict(config.severity) if config else {},
+            rule_params=rule_params(config, rules) if config else {},
+            waivers=config.waivers if config else (),
+            allow_annotation_waivers=config.allow_annotation_waivers if config else True,
         ),
     )
     click.echo(_render(fmt, report, catalog), nl=False)
@@ -602,6 +628,9 @@ def check_command(
             _usage_error(f"cannot write {out_path}: {exc.strerror or exc}")
     for problem in report.problems:
         click.echo(_problem_line(problem), err=True)
+    for note in report.waiver_notes:
+        where = f"{note.origin.short()}: " if note.origin is not None else ""
+        click.echo(f"{where}waiver {note.kind}: {note.message}", err=True)
     if any(p.severity == "error" for p in report.problems):
         sys.exit(EXIT_INPUT_ERROR)
     if report.failing() and not exit_zero:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 from piqc_advisor.collectors.scan import DEFAULT_MAX_FILE_BYTES, scan
 from piqc_advisor.evaluation.assessment import assess_items, checklist_view
 from piqc_advisor.evaluation.runner import run_rules
+from piqc_advisor.evaluation.waivers import Waiver, WaiverNote, annotation_waivers, apply_waivers
 from piqc_advisor.knowledge.model import Catalog
 from piqc_advisor.report import Coverage, Report
 from piqc_advisor.rules import ALL_RULES
@@ -23,6 +26,10 @@ class CheckOptions:
     fail_on: str = "high"
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     severities: dict[str, str] = field(default_factory=dict)
+    rule_params: dict[str, Any] = field(default_factory=dict)
+    waivers: tuple[Waiver, ...] = ()
+    allow_annotation_waivers: bool = True
+    today: date | None = None
 
 
 def _matches(rule: Rule, patterns: Sequence[str]) -> bool:
@@ -39,10 +46,27 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
     """Run the whole check over the inputs and return the Report."""
     facts = scan(list(options.paths), max_file_bytes=options.max_file_bytes)
     rules = select_rules(options)
-    result = run_rules(rules, facts.workloads, catalog, severities=options.severities)
-    statuses = assess_items(
-        catalog, result.outcomes, result.findings, rule_names=[r.name for r in rules]
+    result = run_rules(
+        rules, facts.workloads, catalog, params=options.rule_params, severities=options.severities
     )
+    waivers = [*options.waivers, *facts.inline_waivers]
+    notes = list(facts.waiver_notes)
+    from_annotations, annotation_notes = annotation_waivers(facts.workloads)
+    if options.allow_annotation_waivers:
+        waivers += from_annotations
+        notes += annotation_notes
+    else:
+        notes += [
+            WaiverNote(
+                "forbidden", f"{w.describe()}: annotation waivers are switched off", w.origin
+            )
+            for w in from_annotations
+        ]
+    findings, applied = apply_waivers(
+        result.findings, waivers, catalog.items, options.today or date.today()
+    )
+    notes += applied
+    statuses = assess_items(catalog, result.outcomes, findings, rule_names=[r.name for r in rules])
     if options.checklists:
         chosen = [catalog.checklists[c] for c in options.checklists]
     else:
@@ -53,11 +77,12 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
     return Report(
         inputs=facts.inputs,
         subjects=tuple(w.id for w in facts.workloads),
-        findings=result.findings,
+        findings=findings,
         outcomes=result.outcomes,
         items=statuses,
         checklists=views,
         problems=facts.problems,
         coverage=Coverage(len(catalog.items), automated, len(catalog.items) - automated),
         fail_on=options.fail_on,
+        waiver_notes=tuple(notes),
     )

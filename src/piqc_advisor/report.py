@@ -8,6 +8,7 @@ from typing import Any
 from piqc_advisor import __version__
 from piqc_advisor.collectors.yaml_source import Problem
 from piqc_advisor.evaluation.assessment import ChecklistView, ItemStatus
+from piqc_advisor.evaluation.waivers import WaiverNote
 from piqc_advisor.facts.store import problem_json
 from piqc_advisor.findings import SEVERITY_ORDER, Finding, RuleOutcome
 
@@ -38,6 +39,7 @@ class Report:
     problems: tuple[Problem, ...]
     coverage: Coverage
     fail_on: str = "high"
+    waiver_notes: tuple[WaiverNote, ...] = ()
 
     @property
     def open_findings(self) -> tuple[Finding, ...]:
@@ -78,4 +80,5 @@ class Report:
             "items": [s.to_json() for s in self.items.values()],
             "outcomes": [o.to_json() for o in self.outcomes],
             "problems": [problem_json(p) for p in self.problems],
+            "waiver_notes": [n.to_json() for n in self.waiver_notes],
         }

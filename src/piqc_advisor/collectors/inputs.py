@@ -7,7 +7,7 @@ import gc
 import os
 import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from piqc_advisor.collectors.yaml_source import Document, Problem, parse_documents
@@ -201,7 +201,9 @@ def discover(
 
 
 def read_all(
-    paths: Sequence[str], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    paths: Sequence[str],
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    on_file: Callable[[InputFile, list[Document]], None] | None = None,
 ) -> tuple[list[Document], list[Problem]]:
     """Discover and parse every input: all documents and all problems, in order.
 
@@ -219,6 +221,8 @@ def read_all(
                 problems.append(item)
                 continue
             found, trouble = parse_documents(item.text, item.path)
+            if on_file is not None:
+                on_file(item, found)
             documents.extend(found)
             problems.extend(trouble)
     finally:

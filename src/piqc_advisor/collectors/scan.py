@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from piqc_advisor.collectors.inputs import read_all
+from piqc_advisor.collectors.inputs import InputFile, read_all
 from piqc_advisor.collectors.kubernetes.crds import CRD_ADAPTERS
 from piqc_advisor.collectors.kubernetes.objects import PASSIVE_KINDS, objects_from_documents
 from piqc_advisor.collectors.kubernetes.relations import RelatedIndex
@@ -15,7 +15,8 @@ from piqc_advisor.collectors.kubernetes.templates import (
     generic_templates,
 )
 from piqc_advisor.collectors.kubernetes.workloads import build_workloads
-from piqc_advisor.collectors.yaml_source import Problem
+from piqc_advisor.collectors.yaml_source import Document, Problem
+from piqc_advisor.evaluation.waivers import Waiver, WaiverNote, inline_waivers
 from piqc_advisor.facts.store import FactStore
 
 ADAPTERS = {**CORE_ADAPTERS, **CRD_ADAPTERS}
@@ -45,7 +46,15 @@ DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
 
 def scan(paths: Sequence[str], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> FactStore:
     """Read every input and return the facts; unreadable parts become problems, never errors."""
-    documents, problems = read_all(paths, max_file_bytes=max_file_bytes)
+    waivers: list[Waiver] = []
+    notes: list[WaiverNote] = []
+
+    def comments(item: InputFile, found: list[Document]) -> None:
+        more, trouble = inline_waivers(item.text, item.path, [d.line for d in found])
+        waivers.extend(more)
+        notes.extend(trouble)
+
+    documents, problems = read_all(paths, max_file_bytes=max_file_bytes, on_file=comments)
     objects, object_problems, contexts = objects_from_documents(documents)
     problems = [*problems, *object_problems]
     context = AdapterContext(objects)
@@ -105,4 +114,6 @@ def scan(paths: Sequence[str], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> 
         inputs=tuple(inputs),
         objects=len(objects),
         not_understood=tuple(not_understood),
+        inline_waivers=tuple(waivers),
+        waiver_notes=tuple(notes),
     )

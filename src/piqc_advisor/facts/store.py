@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from piqc_advisor import __version__
 from piqc_advisor.collectors.yaml_source import Problem
 from piqc_advisor.facts.workload import Workload
+
+if TYPE_CHECKING:
+    from piqc_advisor.evaluation.waivers import Waiver, WaiverNote
 
 FACTS_SCHEMA_VERSION = 1
 
@@ -30,6 +33,8 @@ class FactStore:
     inputs: tuple[str, ...]
     objects: int
     not_understood: tuple[str, ...] = ()
+    inline_waivers: tuple[Waiver, ...] = ()
+    waiver_notes: tuple[WaiverNote, ...] = ()
 
     @property
     def input_errors(self) -> tuple[Problem, ...]:

@@ -1,0 +1,181 @@
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from piqc_advisor.cli import main
+from piqc_advisor.knowledge import builtin_catalog
+from piqc_advisor.pipeline import CheckOptions, check
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIVED = "tests/fixtures/manifests/waivers/waived.yaml"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(autouse=True)
+def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+def test_exit_codes_follow_fail_on() -> None:
+    assert run("check", "examples/vllm-llama-3.1-8b")[0] == 1
+    assert run("check", "examples/vllm-llama-3.1-8b", "--fail-on", "critical")[0] == 0
+    assert run("check", "examples/vllm-llama-3.1-8b", "--exit-zero")[0] == 0
+    assert run("check", "tests/fixtures/manifests/misc/broken-multidoc.yaml")[0] == 3
+    assert run("check", "examples", "--fail-on", "severe")[0] == 2
+
+
+def test_select_and_ignore_by_item_area_and_rule() -> None:
+    _, out, _ = run("check", "examples/vllm-llama-3.1-8b", "--select", "SEC", "--format", "json")
+    assert {f["item"] for f in json.loads(out)["findings"]} == {"SEC-212"}
+    _, out, _ = run(
+        "check",
+        "examples/vllm-llama-3.1-8b",
+        "--ignore",
+        "SEC-212",
+        "--ignore",
+        "dtype-not-set",
+        "--format",
+        "json",
+    )
+    items = {f["item"] for f in json.loads(out)["findings"]}
+    assert "SEC-212" not in items and "SRV-001" not in items
+    code, _, err = run("check", "examples", "--select", "SRV-0O1")
+    assert code == 2 and "names no rule, item or area" in err
+
+
+def test_waivers_from_comments_and_annotations_stay_visible() -> None:
+    report = check(builtin_catalog(), CheckOptions(paths=(WAIVED,), today=date(2026, 11, 28)))
+    waived = {(f.item, f.waived_by) for f in report.findings if f.waived}
+    assert waived == {
+        ("SRV-001", "inline: the checkpoint pins bfloat16 in its config"),
+        ("OBS-010", "annotation: tracing arrives with the platform collector"),
+    }
+    notes = sorted((n.kind, n.origin.line if n.origin else None) for n in report.waiver_notes)
+    assert notes == [("expired", 2), ("invalid", 23), ("invalid", 24)]
+    assert report.items["SRV-001"].status == "waived"
+
+
+def test_annotation_waivers_can_be_forbidden(tmp_path: Path) -> None:
+    config = tmp_path / "piqc.yaml"
+    config.write_text("allow_annotation_waivers: false\n")
+    code, out, err = run(
+        "check", WAIVED, "--config", str(config), "--format", "json", "--exit-zero"
+    )
+    assert code == 0
+    waived = {f["item"] for f in json.loads(out)["findings"] if f["waived"]}
+    assert waived == {"SRV-001"}
+    assert "waiver forbidden: annotation waiver of OBS-010" in err
+
+
+def test_config_waivers_severity_and_params(tmp_path: Path) -> None:
+    config = tmp_path / ".piqc-advisor.yaml"
+    config.write_text(
+        "fail_on: critical\n"
+        "severity: {SRV-001: critical}\n"
+        "rules:\n  probe-timeout-too-short: {minimum_seconds: 1}\n"
+        "waivers:\n"
+        "  - item: SEC-212\n    reason: hardened by the namespace's Pod Security admission\n"
+        "    path: examples/*\n"
+    )
+    code, out, _ = run(
+        "check", "examples/vllm-llama-3.1-8b", "--config", str(config), "--format", "json"
+    )
+    data = json.loads(out)
+    assert code == 1  # SRV-001 raised to critical
+    by_rule = {f["rule"]: f for f in data["findings"]}
+    assert by_rule["dtype-not-set"]["severity"] == "critical"
+    assert "probe-timeout-too-short" not in by_rule
+    assert all(f["waived"] for f in data["findings"] if f["item"] == "SEC-212")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "fail_onn: high\n",
+            "(top): Additional properties are not allowed ('fail_onn' was unexpected) (did you mean 'fail_on'?)",
+        ),
+        ("severity: {SRV-999: high}\n", "unknown item 'SRV-999'"),
+        (
+            "rules: {probe-timeout-too-shrt: {}}\n",
+            "unknown rule 'probe-timeout-too-shrt' (did you mean 'probe-timeout-too-short'?)",
+        ),
+        (
+            "rules: {probe-timeout-too-short: {minimum: 2}}\n",
+            "unknown parameter 'minimum' (did you mean 'minimum_seconds'?)",
+        ),
+        ("waivers: [{item: SRV-001}]\n", "waivers/0: 'reason' is a required property"),
+    ],
+)
+def test_config_errors_name_the_key(tmp_path: Path, content: str, message: str) -> None:
+    config = tmp_path / ".piqc-advisor.yaml"
+    config.write_text(content)
+    code, out, err = run("check", "examples", "--config", str(config))
+    assert code == 2 and out == ""
+    assert message in err
+
+
+def test_pyproject_tool_table_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.piqc-advisor]\nignore = ["SEC", "REL"]\nfail_on = "critical"\n'
+    )
+    target = ROOT / "examples" / "vllm-llama-3.1-8b"
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("check", str(target), "--format", "json")
+    assert code == 0
+    assert not {f["item"] for f in json.loads(out)["findings"]} & {"SEC-212", "REL-006", "REL-007"}
+
+
+def test_output_writes_several_formats(tmp_path: Path) -> None:
+    sarif = tmp_path / "report.sarif"
+    as_json = tmp_path / "report.json"
+    code, out, _ = run(
+        "check",
+        "examples/vllm-llama-3.1-8b",
+        "--output",
+        f"sarif={sarif}",
+        "--output",
+        f"json={as_json}",
+        "--exit-zero",
+    )
+    assert code == 0 and out.startswith("K8S-901 [high]")
+    assert json.loads(sarif.read_text())["version"] == "2.1.0"
+    assert json.loads(as_json.read_text())["schema_version"] == 1
+    code, _, err = run("check", "examples", "--output", "pdf=x.pdf")
+    assert code == 2 and "--output expects FORMAT=PATH" in err
+
+
+def test_sarif_is_the_only_thing_on_stdout() -> None:
+    code, out, _ = run("check", "examples/vllm-llama-3.1-8b", "--format", "sarif", "--exit-zero")
+    assert code == 0
+    assert json.loads(out)["runs"][0]["results"]
+
+
+def test_checklist_view_is_selectable() -> None:
+    code, out, _ = run(
+        "check",
+        "examples/vllm-llama-3.1-8b",
+        "--checklist",
+        "llm-inference-readiness",
+        "--format",
+        "json",
+        "--exit-zero",
+    )
+    (view,) = json.loads(out)["checklists"]
+    assert view["checklist"] == "llm-inference-readiness"
+    assert (
+        sum(
+            view["counts"][k]
+            for k in ("violated", "waived", "unknown", "satisfied", "not_applicable", "manual")
+        )
+        == 68
+    )
+    code, _, err = run("check", "examples", "--checklist", "llm-inference-readines")
+    assert code == 2 and "did you mean 'llm-inference-readiness'" in err
