@@ -179,3 +179,58 @@ def test_checklist_view_is_selectable() -> None:
     )
     code, _, err = run("check", "examples", "--checklist", "llm-inference-readines")
     assert code == 2 and "did you mean 'llm-inference-readiness'" in err
+
+
+def test_attestations_mark_manual_items_and_expire(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(
+        "answers_version: 1\nchecklist: genai-deployment\nanswers:\n"
+        "  - {item: OWN-001, status: attested, by: sre-lead, date: 2026-11-01, evidence: https://wiki/owners}\n"
+        "  - {item: PRF-001, status: attested, by: sre-lead, date: 2025-01-01, expires: 2025-06-30}\n"
+        "  - {item: CST-002, status: open}\n"
+    )
+    code, out, err = run(
+        "check",
+        "examples/vllm-llama-3.1-8b",
+        "--answers",
+        str(answers),
+        "--format",
+        "json",
+        "--exit-zero",
+    )
+    assert code == 0
+    items = {i["item"]: i for i in json.loads(out)["items"]}
+    assert items["OWN-001"]["attested"] is True
+    assert (
+        items["OWN-001"]["reason"]
+        == "attested by sre-lead on 2026-11-01, evidence https://wiki/owners"
+    )
+    assert items["PRF-001"]["attested"] is False
+    assert "the attestation of PRF-001 expired on 2025-06-30; it is open again" in err
+
+
+def test_bad_answers_file_is_a_usage_error(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("answers:\n  - {item: OWN-999, status: attested, by: x, date: 2026-01-01}\n")
+    code, _, err = run("check", "examples", "--answers", str(answers))
+    assert code == 2 and "answers/0: unknown item 'OWN-999'" in err
+
+
+def test_baseline_reports_only_new_findings(tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    run("check", "examples/vllm-llama-3.1-8b", "--output", f"json={baseline}", "--exit-zero")
+    code, out, _ = run(
+        "check", "examples/vllm-llama-3.1-8b", "--baseline", str(baseline), "--format", "json"
+    )
+    assert code == 0 and json.loads(out)["findings"] == []
+    edited = tmp_path / "deployment.yaml"
+    text = (ROOT / "examples/vllm-llama-3.1-8b/deployment.yaml").read_text()
+    edited.write_text(
+        "# shifted\n# lines\n"
+        + text.replace('--gpu-memory-utilization\n            - "0.92"', "--enforce-eager")
+    )
+    code, out, _ = run(
+        "check", str(edited), "--baseline", str(baseline), "--format", "json", "--exit-zero"
+    )
+    new = {f["rule"] for f in json.loads(out)["findings"]}
+    assert "eager-mode-enabled" in new

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -550,6 +552,18 @@ def _render(fmt: str, report: Report, catalog: Catalog) -> str:
 )
 @click.option("--exit-zero", is_flag=True, help="Always exit 0 on findings (report-only runs).")
 @click.option(
+    "--answers",
+    "answers_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Attestations for manual items (from kb export --answers); repeatable.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A previous JSON report: show only findings that are new since then.",
+)
+@click.option(
     "--max-file-size", type=click.IntRange(min=1), default=32, show_default=True, help="MiB."
 )
 @click.pass_context
@@ -564,6 +578,8 @@ def check_command(
     fail_on: str | None,
     config_file: Path | None,
     exit_zero: bool,
+    answers_files: tuple[Path, ...],
+    baseline: Path | None,
     max_file_size: int,
 ) -> None:
     """Check manifests against the knowledge base: findings, readiness view, exit code.
@@ -571,6 +587,7 @@ def check_command(
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error, 3 input errors.
     """
     from piqc_advisor.config import ConfigError, check_names, find_config, load_config, rule_params
+    from piqc_advisor.evaluation.attestations import AnswersError, load_answers
     from piqc_advisor.pipeline import CheckOptions, check
 
     state = _state(ctx)
@@ -605,6 +622,18 @@ def check_command(
                 closest(pattern, known),
             )
     effective_fail_on = fail_on or (config.fail_on if config else None) or "high"
+    attested: dict[str, str] = {}
+    for answers_path in answers_files:
+        try:
+            answers, answer_notes = load_answers(answers_path, set(catalog.items), date.today())
+        except AnswersError as exc:
+            _usage_error(str(exc))
+        attested.update({item: a.note() for item, a in answers.items()})
+        for answer_note in answer_notes:
+            click.echo(answer_note, err=True)
+    fingerprints: frozenset[str] = frozenset()
+    if baseline is not None:
+        fingerprints = _baseline_fingerprints(baseline)
     report = check(
         catalog,
         CheckOptions(
@@ -618,6 +647,8 @@ def check_command(
             rule_params=rule_params(config, rules) if config else {},
             waivers=config.waivers if config else (),
             allow_annotation_waivers=config.allow_annotation_waivers if config else True,
+            attested=attested,
+            baseline=fingerprints,
         ),
     )
     click.echo(_render(fmt, report, catalog), nl=False)
@@ -635,6 +666,15 @@ def check_command(
         sys.exit(EXIT_INPUT_ERROR)
     if report.failing() and not exit_zero:
         sys.exit(EXIT_FINDINGS)
+
+
+def _baseline_fingerprints(path: Path) -> frozenset[str]:
+    """Fingerprints of the findings in a previous JSON report."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return frozenset(str(f["fingerprint"]) for f in data["findings"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        _usage_error(f"{path}: not a piqc-advisor JSON report ({type(exc).__name__}: {exc})")
 
 
 def _all_rules() -> tuple[Rule, ...]:

@@ -30,6 +30,8 @@ class CheckOptions:
     waivers: tuple[Waiver, ...] = ()
     allow_annotation_waivers: bool = True
     today: date | None = None
+    attested: dict[str, str] = field(default_factory=dict)
+    baseline: frozenset[str] = frozenset()
 
 
 def _matches(rule: Rule, patterns: Sequence[str]) -> bool:
@@ -66,7 +68,12 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
         result.findings, waivers, catalog.items, options.today or date.today()
     )
     notes += applied
-    statuses = assess_items(catalog, result.outcomes, findings, rule_names=[r.name for r in rules])
+    if options.baseline:
+        # Only what is new since the baseline run is reported (fingerprints carry no lines).
+        findings = tuple(f for f in findings if f.fingerprint not in options.baseline)
+    statuses = assess_items(
+        catalog, result.outcomes, findings, options.attested, rule_names=[r.name for r in rules]
+    )
     if options.checklists:
         chosen = [catalog.checklists[c] for c in options.checklists]
     else:
