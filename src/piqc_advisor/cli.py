@@ -493,10 +493,14 @@ def facts(paths: tuple[str, ...], fmt: str, max_file_size: int) -> None:
 
 
 EXIT_FINDINGS = 1
-REPORT_FORMATS = ("table", "json", "sarif")
+REPORT_FORMATS = ("table", "json", "sarif", "junit", "markdown", "github")
 
 
 def _render(fmt: str, report: Report, catalog: Catalog) -> str:
+    """One report format; `github` also appends its job summary to $GITHUB_STEP_SUMMARY."""
+    from piqc_advisor.reporters.github import render_github
+    from piqc_advisor.reporters.junit import render_junit
+    from piqc_advisor.reporters.markdown import render_markdown
     from piqc_advisor.reporters.sarif import render_sarif
     from piqc_advisor.reporters.text import render_text
 
@@ -504,6 +508,17 @@ def _render(fmt: str, report: Report, catalog: Catalog) -> str:
         return dump_json(report.to_json())
     if fmt == "sarif":
         return render_sarif(report, catalog)
+    if fmt == "junit":
+        return render_junit(report, catalog)
+    if fmt == "markdown":
+        return render_markdown(report, catalog)
+    if fmt == "github":
+        annotations, summary = render_github(report, catalog)
+        summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_path:
+            with open(summary_path, "a", encoding="utf-8") as handle:
+                handle.write(summary)
+        return annotations
     return render_text(report)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -69,8 +69,14 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
     )
     notes += applied
     if options.baseline:
-        # Only what is new since the baseline run is reported (fingerprints carry no lines).
-        findings = tuple(f for f in findings if f.fingerprint not in options.baseline)
+        # Findings already in the baseline run stay visible but suppressed, like waived ones,
+        # so only new findings fail the run and items are not shown as satisfied.
+        findings = tuple(
+            replace(f, waived_by="baseline: present in the baseline report")
+            if f.fingerprint in options.baseline and not f.waived
+            else f
+            for f in findings
+        )
     statuses = assess_items(
         catalog, result.outcomes, findings, options.attested, rule_names=[r.name for r in rules]
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piqc_advisor.findings import SEVERITY_ORDER, Finding
+from piqc_advisor.findings import Finding
 from piqc_advisor.knowledge.model import Catalog
 from piqc_advisor.report import Report
 
@@ -64,15 +64,25 @@ def _head(report: Report) -> str:
         if hidden > 0:
             lines.append(f"- and {hidden} more")
         lines.append("")
+    if report.waiver_notes:
+        lines.append("Waivers that need attention:")
+        for note in report.waiver_notes[:MAX_PROBLEMS_SHOWN]:
+            where = f"{note.origin.short()} " if note.origin is not None else ""
+            lines.append(f"- {note.kind} {escape_markdown(where + note.message)}")
+        hidden = len(report.waiver_notes) - MAX_PROBLEMS_SHOWN
+        if hidden > 0:
+            lines.append(f"- and {hidden} more")
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
-def _row(finding: Finding) -> str:
+def _row(finding: Finding, with_subject: bool) -> str:
+    context = f"{finding.rule}, {finding.subject}" if with_subject else finding.rule
     cells = (
         finding.severity,
         finding.item,
         finding.evidence.short(),
-        f"{finding.message} ({finding.rule}, {finding.subject})",
+        f"{finding.message} ({context})",
     )
     return "| " + " | ".join(escape_markdown(c) for c in cells) + " |\n"
 
@@ -112,7 +122,8 @@ def render_markdown(report: Report, catalog: Catalog, limit: int = GITHUB_COMMEN
     del catalog  # the report carries every title and message this format shows
     head = _head(report)
     tail = _readiness(report) + report.coverage.line() + ".\n"
-    rows = [_row(f) for f in sorted(report.open_findings, key=Finding.sort_key)]
+    several = len(set(report.subjects)) > 1
+    rows = [_row(f, several) for f in sorted(report.open_findings, key=Finding.sort_key)]
     fixed = len(head) + len(tail)
     table = TABLE_HEADER + "".join(rows) + "\n" if rows else ""
     if fixed + len(table) <= limit:
@@ -135,6 +146,3 @@ def render_markdown(report: Report, catalog: Catalog, limit: int = GITHUB_COMMEN
         text = text[: max(limit - len(cut), 0)] + cut
         text = text[:limit]
     return text
-
-
-__all__ = ["GITHUB_COMMENT_LIMIT", "SEVERITY_ORDER", "escape_markdown", "render_markdown"]

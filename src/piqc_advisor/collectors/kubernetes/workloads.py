@@ -211,7 +211,15 @@ def build_workloads(
             gpus = parts["accelerator"].count if parts["accelerator"] is not None else None
         workloads.append(Workload(gpus_per_replica=gpus, **parts))
     workloads.sort(key=lambda w: (w.source.path, w.source.line, w.id))
-    return workloads
+    return _unique_ids(workloads)
+
+
+def _unique_ids(workloads: list[Workload]) -> list[Workload]:
+    """The same object declared in two files gets its file in the id, so subjects stay distinct."""
+    counts: dict[str, int] = {}
+    for workload in workloads:
+        counts[workload.id] = counts.get(workload.id, 0) + 1
+    return [replace(w, id=f"{w.id}@{w.source.path}") if counts[w.id] > 1 else w for w in workloads]
 
 
 def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dict[str, Any]:
