@@ -32,7 +32,9 @@ def main() -> int:
                 anchor = re.compile(rf"(  - id: {item['id']}\n(?:    .*\n|\n)*?    automation:\n)")
                 text = anchor.sub(lambda m, lines=lines: m.group(1) + lines, text, count=1)
             else:
-                text = block.sub(lambda m, lines=lines: m.group(1) + "    automation:\n" + lines, text, count=1)
+                text = block.sub(
+                    lambda m, lines=lines: m.group(1) + "    automation:\n" + lines, text, count=1
+                )
             changed += len(missing)
         path.write_text(text)
     print(f"added {changed} rule bindings")

@@ -20,6 +20,7 @@ from piqc_advisor.facts.store import FactStore
 from piqc_advisor.knowledge import builtin_catalog
 from piqc_advisor.knowledge.model import Catalog
 from piqc_advisor.rules import ALL_RULES, RULES_BY_NAME
+from piqc_advisor.rules.api import Rule
 
 CASES = Path(__file__).resolve().parent / "cases"
 MARKER = re.compile(r"^\s*#\s*expect:\s*(?P<rule>[a-z0-9-]+)\s*$")
@@ -27,7 +28,29 @@ KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 # Cases on which a rule is wrong today. The case states what the rule should do; the
 # reason names the defect. strict=True: once the rule is fixed the xfail must be removed.
-KNOWN_WRONG: dict[str, str] = {}
+KNOWN_WRONG: dict[str, str] = {
+    "readiness-probe-not-model-aware/fail_http_root_path_default": (
+        "httpGet without a path probes '/', but the rule skips probes whose path is None "
+        "while it flags an explicit path: / (rules/probes.py, readiness_probe_not_model_aware)"
+    ),
+    "served-model-name-missing/fail_no_alias": (
+        "with `--model` and its value on separate lines, the model's origin is the flag token, "
+        "not the value token as for every other flag (collectors/vllm_args.py, "
+        "_move_model_first builds the moved _Arg with item.token)"
+    ),
+    "cpu-memory-requests-missing/pass_limits_only_defaults_requests": (
+        "Kubernetes sets requests to the limits when only limits are given; the rule ignores "
+        "cpu/memory limits when it looks for requests (rules/workload.py)"
+    ),
+    "topology-spread-missing/fail_hpa_managed_replicas": (
+        "the replica count is taken from spec.replicas only; an HPA's minReplicas (with "
+        "spec.replicas omitted, as HPA users should) is ignored (rules/workload.py)"
+    ),
+    "gpu-request-missing/pass_dra_resource_claim": (
+        "GPUs requested through Dynamic Resource Allocation (resources.claims / "
+        "resourceClaims) are not seen as accelerators, so the rule reports a missing GPU"
+    ),
+}
 
 
 @cache
@@ -132,7 +155,7 @@ def test_rule_names_are_kebab_case_and_unique() -> None:
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.name)
-def test_rule_item_is_in_catalog_and_lists_the_rule(rule: object) -> None:
+def test_rule_item_is_in_catalog_and_lists_the_rule(rule: Rule) -> None:
     items = catalog().items
     assert rule.item in items, f"{rule.name}: item {rule.item} not in the catalog"
     assert rule.name in items[rule.item].rules, f"{rule.item} does not list {rule.name}"
@@ -155,3 +178,169 @@ def test_all_rules_run_on_pass_cases_without_error(path: Path) -> None:
     result = run(tuple(RULES_BY_NAME), path)
     errors = [o for o in result.outcomes if o.outcome == "error"]
     assert not errors, errors
+
+
+# ---------------------------------------------------------------- Unknown and NotApplicable
+
+OLLAMA_CPU = "gpu-request-missing/pass_ollama_cpu"
+NOT_A_SERVER = "readiness-probe-missing/pass_not_a_model_server"
+LWS = "single-replica-without-pdb/pass_lws_worker_not_judged"
+DRA = "parallelism-gpu-mismatch/pass_dra_gpu_count_unknown"
+ONE_GPU = "gpu-request-missing/pass_vllm_one_gpu"
+MODEL_FROM_ENV = "weights-downloaded-at-start/pass_model_from_configmap_env"
+KSERVE = "service-missing/pass_kserve_controller_service"
+
+# (rule, case, container of the subject, outcome, reason when the rule is wrong today)
+OUTCOMES: list[tuple[str, str, str, str, str | None]] = [
+    # A fact the rule needs is missing: unknown, never a pass.
+    ("parallelism-gpu-mismatch", DRA, "vllm", "unknown", None),
+    ("gpu-count-not-multiple-of-tp", DRA, "vllm", "unknown", None),
+    ("probe-timeout-too-short", ONE_GPU, "vllm", "unknown", None),
+    (
+        "gpu-memory-utilization-extreme",
+        "gpu-memory-utilization-extreme/pass_fraction_from_env",
+        "vllm",
+        "unknown",
+        None,
+    ),
+    ("weights-downloaded-at-start", MODEL_FROM_ENV, "vllm", "unknown", None),
+    (
+        "weights-on-ephemeral-storage-unbounded",
+        MODEL_FROM_ENV,
+        "vllm",
+        "unknown",
+        "storage kind 'unknown' is reported as not_applicable ('weights come from unknown')",
+    ),
+    (
+        "model-revision-not-pinned",
+        MODEL_FROM_ENV,
+        "vllm",
+        "unknown",
+        "an unresolved $(MODEL_NAME) is taken for a storage path (not_applicable)",
+    ),
+    ("model-revision-not-pinned", OLLAMA_CPU, "ollama", "unknown", None),
+    ("dtype-not-set", OLLAMA_CPU, "ollama", "unknown", None),
+    ("batching-limits-not-set", OLLAMA_CPU, "ollama", "unknown", None),
+    ("image-tag-mutable", KSERVE, "", "unknown", None),
+    ("image-not-pinned-by-digest", KSERVE, "", "unknown", None),
+    # GPU rules on a CPU-only Ollama: not applicable.
+    ("gpu-request-missing", OLLAMA_CPU, "ollama", "not_applicable", None),
+    ("gpu-request-limit-mismatch", OLLAMA_CPU, "ollama", "not_applicable", None),
+    ("gpu-placement-missing", OLLAMA_CPU, "ollama", "not_applicable", None),
+    ("shm-missing-for-multi-gpu", OLLAMA_CPU, "ollama", "not_applicable", None),
+    ("priority-class-missing", OLLAMA_CPU, "ollama", "not_applicable", None),
+    (
+        "parallelism-gpu-mismatch",
+        OLLAMA_CPU,
+        "ollama",
+        "not_applicable",
+        "the rule yields NotApplicable, then also Unknown, and unknown wins",
+    ),
+    (
+        "gpu-count-not-multiple-of-tp",
+        OLLAMA_CPU,
+        "ollama",
+        "not_applicable",
+        "the rule yields NotApplicable, then also Unknown, and unknown wins",
+    ),
+    ("api-without-authentication", OLLAMA_CPU, "ollama", "not_applicable", None),
+    # Other conditions that do not concern the subject.
+    (
+        "shm-missing-for-multi-gpu",
+        "shm-missing-for-multi-gpu/pass_single_gpu",
+        "vllm",
+        "not_applicable",
+        None,
+    ),
+    (
+        "gpu-memory-utilization-extreme",
+        "gpu-memory-utilization-extreme/pass_not_set",
+        "vllm",
+        "not_applicable",
+        None,
+    ),
+    (
+        "model-revision-not-pinned",
+        "model-revision-not-pinned/pass_local_path",
+        "vllm",
+        "not_applicable",
+        None,
+    ),
+    (
+        "weights-on-ephemeral-storage-unbounded",
+        "weights-on-ephemeral-storage-unbounded/pass_pvc_model",
+        "vllm",
+        "not_applicable",
+        None,
+    ),
+    ("hpa-on-resource-metrics-only", ONE_GPU, "vllm", "not_applicable", None),
+    ("replica-bounds-invalid", ONE_GPU, "vllm", "not_applicable", None),
+    (
+        "scale-down-stabilization-missing",
+        "scale-down-stabilization-missing/pass_no_hpa",
+        "vllm",
+        "not_applicable",
+        None,
+    ),
+    ("topology-spread-missing", ONE_GPU, "vllm", "not_applicable", None),
+    (
+        "tracing-not-configured",
+        "engine-version-unknown/pass_sglang_version_tag",
+        "sglang",
+        "not_applicable",
+        None,
+    ),
+    ("service-missing", KSERVE, "", "not_applicable", None),
+    # Multi-node followers take their settings from the leader.
+    ("parallelism-gpu-mismatch", LWS, "vllm-worker", "not_applicable", None),
+    ("dtype-not-set", LWS, "vllm-worker", "not_applicable", None),
+    ("max-model-len-not-set", LWS, "vllm-worker", "not_applicable", None),
+    ("served-model-name-missing", LWS, "vllm-worker", "not_applicable", None),
+    ("single-replica-without-pdb", LWS, "vllm-worker", "not_applicable", None),
+    ("service-missing", LWS, "vllm-worker", "not_applicable", None),
+]
+
+
+def outcome_params() -> list[object]:
+    params: list[object] = []
+    for rule_name, case, container, outcome, wrong in OUTCOMES:
+        marks = [pytest.mark.xfail(strict=True, reason=wrong)] if wrong else []
+        case_name = case.replace("/", ":")
+        ident = f"{rule_name}-{outcome}-{case_name}{'-' + container if container else ''}"
+        params.append(pytest.param(rule_name, case, container, outcome, id=ident, marks=marks))
+    return params
+
+
+@pytest.mark.parametrize(("rule_name", "case", "container", "outcome"), outcome_params())
+def test_unknown_and_not_applicable_outcomes(
+    rule_name: str, case: str, container: str, outcome: str
+) -> None:
+    path = CASES / f"{case}.yaml"
+    result = run((rule_name,), path)
+    subjects = {w.id for w in scanned(path).workloads if not container or w.container == container}
+    assert subjects, f"no workload with container {container!r} in {case}"
+    got = {(o.subject, o.outcome, o.reason) for o in result.outcomes if o.subject in subjects}
+    assert {o for _, o, _ in got} == {outcome}, got
+    assert not [f for f in result.findings if f.subject in subjects]
+
+
+# Rules that judge any container, model server or not.
+ANY_CONTAINER = frozenset(
+    {
+        "credential-literal-in-manifest",
+        "image-tag-mutable",
+        "image-not-pinned-by-digest",
+        "runs-as-root",
+        "privileged-or-host-namespaces",
+        "security-context-missing",
+    }
+)
+
+
+def test_model_server_rules_do_not_apply_to_other_workloads() -> None:
+    path = CASES / f"{NOT_A_SERVER}.yaml"
+    (workload,) = scanned(path).workloads
+    assert workload.engine is None
+    result = run(tuple(RULES_BY_NAME), path)
+    applied = {o.rule for o in result.outcomes if o.outcome != "not_applicable"}
+    assert applied == ANY_CONTAINER

@@ -19,6 +19,7 @@ The rules below follow vLLM 0.32's ``FlexibleArgumentParser`` on top of Python's
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -311,7 +312,9 @@ class _State:
         self.problems.append(VllmArgProblem(kind, message, token, suggestion, severity))
 
 
+@functools.lru_cache(maxsize=4096)
 def _closest(option: str) -> str | None:
+    """Closest real flag (memoised: the same typo recurs across thousands of manifests)."""
     names = [o for o in _option_table() if o.startswith("--")]
     hits = difflib.get_close_matches(option, names, n=1, cutoff=0.6)
     return hits[0] if hits else None
@@ -964,6 +967,12 @@ def _env_value(spec: EnvSpec, raw: str) -> tuple[Any, str | None]:
     return raw, None
 
 
+@functools.lru_cache(maxsize=4096)
+def _closest_env(name: str) -> tuple[str, ...]:
+    vllm_names = [n for n in VLLM_ENV_VARS if n.startswith("VLLM_")]
+    return tuple(difflib.get_close_matches(name, vllm_names, n=1, cutoff=0.7))
+
+
 def vllm_env_settings(env: Mapping[str, str | None]) -> dict[str, VllmEnvSetting]:
     """Type the vLLM environment variables set in ``env``.
 
@@ -971,13 +980,12 @@ def vllm_env_settings(env: Mapping[str, str | None]) -> dict[str, VllmEnvSetting
     as ``suggestion``.
     """
     out: dict[str, VllmEnvSetting] = {}
-    vllm_names = [n for n in VLLM_ENV_VARS if n.startswith("VLLM_")]
     for name, raw in env.items():
         spec = VLLM_ENV_VARS.get(name)
         if spec is None:
             if not name.startswith("VLLM_"):
                 continue
-            near = difflib.get_close_matches(name, vllm_names, n=1, cutoff=0.7)
+            near = _closest_env(name)
             hint = f"; did you mean {near[0]}?" if near else ""
             out[name] = VllmEnvSetting(
                 name, raw, raw, False,

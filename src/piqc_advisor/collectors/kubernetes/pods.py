@@ -243,16 +243,19 @@ def placement(spec: Node) -> Placement:
 
 
 def config_files(
-    spec: Node, container: Node, owner: K8sObject, config_maps: Sequence[K8sObject]
+    spec: Node, container: Node, owner: K8sObject, config_maps: Mapping[str, list[K8sObject]]
 ) -> dict[str, tuple[str, Origin]]:
     """Files the container sees from ConfigMaps present in the inputs: path -> (text, origin)."""
-    by_name = {cm.name: cm for cm in config_maps if cm.same_namespace(owner)}
+
+    def by_name(name: str) -> K8sObject | None:
+        return next((cm for cm in config_maps.get(name, []) if cm.same_namespace(owner)), None)
+
     vols = volumes(spec)
     files: dict[str, tuple[str, Origin]] = {}
     for mount in mounts(container):
         volume = vols.get(mount.volume)
         source = volume.mapping("configMap") if volume is not None else None
-        config_map = by_name.get(source.text("name") or "") if source is not None else None
+        config_map = by_name(source.text("name") or "") if source is not None else None
         data = config_map.node.mapping("data") if config_map is not None else None
         if data is None:
             continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from piqc_advisor.collectors.kubernetes.objects import K8sObject, namespaces_match
 from piqc_advisor.collectors.tree import Node
@@ -61,9 +61,52 @@ def _labels(node: Node) -> dict[str, str]:
     }
 
 
+class SelectorIndex:
+    """Objects with a label selector, found from a pod's labels without scanning them all.
+
+    Each selector is filed under every label pair it requires; selectors with none (only
+    expressions, or empty = all pods) are always candidates. Candidates are then checked in
+    full, so the result is exactly what a linear scan would give, in input order.
+    """
+
+    def __init__(self, entries: list[tuple[K8sObject, Selector]]) -> None:
+        self._entries = entries
+        self._by_pair: dict[tuple[str, str], list[int]] = {}
+        self._unkeyed: list[int] = []
+        for position, (_, selector) in enumerate(entries):
+            if selector.labels:
+                for pair in selector.labels:
+                    self._by_pair.setdefault(pair, []).append(position)
+            else:
+                self._unkeyed.append(position)
+
+    def matching(self, owner: K8sObject, labels: Mapping[str, str]) -> list[K8sObject]:
+        positions = set(self._unkeyed)
+        for pair in labels.items():
+            positions.update(self._by_pair.get(pair, ()))
+        found = []
+        for position in sorted(positions):
+            obj, selector = self._entries[position]
+            if obj.same_namespace(owner) and selector.matches(labels):
+                found.append(obj)
+        return found
+
+
+def _indexed(
+    objects: list[K8sObject], *path: str, plain_map: bool = False, skip_empty: bool = False
+) -> SelectorIndex:
+    entries = []
+    for obj in objects:
+        selector = spec_selector(obj, *path, plain_map=plain_map)
+        if selector is None or (skip_empty and selector.empty):
+            continue
+        entries.append((obj, selector))
+    return SelectorIndex(entries)
+
+
 @dataclass
 class RelatedIndex:
-    """Objects that relate to workloads, indexed once per scan."""
+    """Objects that relate to workloads, indexed once per scan so linking stays linear."""
 
     services: list[K8sObject]
     hpas: list[K8sObject]
@@ -78,6 +121,36 @@ class RelatedIndex:
     config_maps: list[K8sObject]
     pvcs: list[K8sObject]
     priority_classes: list[K8sObject]
+    service_index: SelectorIndex = field(init=False)
+    pdb_index: SelectorIndex = field(init=False)
+    policy_index: SelectorIndex = field(init=False)
+    pod_monitor_index: SelectorIndex = field(init=False)
+    service_monitor_index: SelectorIndex = field(init=False)
+    scalers_by_target: dict[tuple[str, str], list[K8sObject]] = field(init=False)
+    routes_by_service: dict[str, list[K8sObject]] = field(init=False)
+    config_maps_by_name: dict[str, list[K8sObject]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.service_index = _indexed(
+            self.services, "spec", "selector", plain_map=True, skip_empty=True
+        )
+        self.pdb_index = _indexed(self.pdbs, "spec", "selector")
+        self.policy_index = _indexed(self.network_policies, "spec", "podSelector")
+        self.pod_monitor_index = _indexed(self.pod_monitors, "spec", "selector")
+        self.service_monitor_index = _indexed(self.service_monitors, "spec", "selector")
+        self.scalers_by_target = {}
+        for scaler in [*self.hpas, *self.scaled_objects]:
+            target = scaler.node.at("spec", "scaleTargetRef")
+            if target is not None and target.text("name"):
+                key = (target.text("kind") or "Deployment", target.text("name") or "")
+                self.scalers_by_target.setdefault(key, []).append(scaler)
+        self.routes_by_service = {}
+        for route in [*self.ingresses, *self.http_routes]:
+            for name in sorted(backend_service_names(route)):
+                self.routes_by_service.setdefault(name, []).append(route)
+        self.config_maps_by_name = {}
+        for config_map in self.config_maps:
+            self.config_maps_by_name.setdefault(config_map.name, []).append(config_map)
 
     @classmethod
     def build(cls, objects: list[K8sObject]) -> RelatedIndex:
@@ -96,11 +169,7 @@ class RelatedIndex:
             pdbs=kinds("PodDisruptionBudget"),
             network_policies=kinds("NetworkPolicy", "CiliumNetworkPolicy"),
             service_monitors=kinds("ServiceMonitor"),
-            pod_monitors=[
-                o
-                for o in objects
-                if o.kind == "PodMonitor" or (o.kind in ("PodMonitoring", "ClusterPodMonitoring"))
-            ],
+            pod_monitors=kinds("PodMonitor", "PodMonitoring", "ClusterPodMonitoring"),
             ingresses=kinds("Ingress"),
             http_routes=kinds("HTTPRoute"),
             inference_pools=kinds("InferencePool"),
@@ -117,14 +186,7 @@ def spec_selector(obj: K8sObject, *path: str, plain_map: bool = False) -> Select
 def services_for(
     index: RelatedIndex, owner: K8sObject, pod_labels: Mapping[str, str]
 ) -> list[K8sObject]:
-    found = []
-    for service in index.services:
-        if not service.same_namespace(owner):
-            continue
-        selector = spec_selector(service, "spec", "selector", plain_map=True)
-        if selector is not None and not selector.empty and selector.matches(pod_labels):
-            found.append(service)
-    return found
+    return index.service_index.matching(owner, pod_labels)
 
 
 def selecting(

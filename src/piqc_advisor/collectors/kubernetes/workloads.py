@@ -63,7 +63,8 @@ def _pod_annotations(template: PodTemplate) -> dict[str, str]:
 
 
 def _autoscaler(index: relations.RelatedIndex, owner: K8sObject) -> AutoscalerFacts | None:
-    for hpa in index.hpas:
+    scalers = index.scalers_by_target.get((owner.kind, owner.name), [])
+    for hpa in (s for s in scalers if s.kind != "ScaledObject"):
         if not relations.scale_target_matches(hpa, owner):
             continue
         spec = hpa.node.mapping("spec")
@@ -90,7 +91,7 @@ def _autoscaler(index: relations.RelatedIndex, owner: K8sObject) -> AutoscalerFa
             metrics=tuple(metrics),
             scale_down_stabilization_seconds=_declared_int(behavior, "stabilizationWindowSeconds"),
         )
-    for scaled in index.scaled_objects:
+    for scaled in (s for s in scalers if s.kind == "ScaledObject"):
         if not relations.scale_target_matches(scaled, owner):
             continue
         spec = scaled.node.mapping("spec")
@@ -127,20 +128,12 @@ def _monitoring(
     annotations: dict[str, str],
 ) -> MonitoringFacts:
     scraped_by: list[ObjectRef] = []
-    for monitor in index.service_monitors:
-        selector = relations.spec_selector(monitor, "spec", "selector")
-        any_namespace = monitor.node.at("spec", "namespaceSelector")
-        for service in services:
-            namespace_ok = service.same_namespace(monitor) or (
-                any_namespace is not None and any_namespace.boolean("any") is True
-            )
-            if namespace_ok and selector is not None and selector.matches(service.labels):
+    for service in services:
+        for monitor in index.service_monitor_index.matching(service, service.labels):
+            if ref(monitor) not in scraped_by:
                 scraped_by.append(ref(monitor))
-                break
-    for monitor in index.pod_monitors:
-        selector = relations.spec_selector(monitor, "spec", "selector")
-        if monitor.same_namespace(owner) and selector is not None and selector.matches(pod_labels):
-            scraped_by.append(ref(monitor))
+    for monitor in index.pod_monitor_index.matching(owner, pod_labels):
+        scraped_by.append(ref(monitor))
     prom = {k: v for k, v in annotations.items() if k.startswith("prometheus.io/")}
     for service in services:
         for key, value in service.annotations.items():
@@ -162,9 +155,10 @@ def _exposure(
         kind = service_type.text("type") if service_type is not None else None
         if kind in ("LoadBalancer", "NodePort"):
             exposed.append(ref(service))
-    for route in [*index.ingresses, *index.http_routes]:
-        if route.same_namespace(owner) and relations.backend_service_names(route) & names:
-            exposed.append(ref(route))
+    for name in sorted(names):
+        for route in index.routes_by_service.get(name, []):
+            if route.same_namespace(owner):
+                exposed.append(ref(route))
     pools = [
         pool
         for pool in index.inference_pools
@@ -226,7 +220,7 @@ def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dic
     owner = template.owner
     views: list[ContainerView] = []
     for candidate in template.containers:
-        files = pods.config_files(template.spec, candidate.main, owner, index.config_maps)
+        files = pods.config_files(template.spec, candidate.main, owner, index.config_maps_by_name)
         views.append(container_view(candidate, files, template.image_override))
     chosen, guesses = choose_serving_container(views) if views else (None, {})
     position = chosen if chosen is not None else (0 if views else None)
@@ -274,16 +268,8 @@ def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dic
     main = source.main if source is not None else template.spec
     env_refs = env_from_refs(main) if source is not None else ()
     secrets = secret_uses(view, env_refs) if view is not None else ()
-    pdbs = (
-        relations.selecting(index.pdbs, owner, pod_labels, "spec", "selector") if pod_labels else []
-    )
-    policies = [
-        policy
-        for policy in index.network_policies
-        if policy.same_namespace(owner)
-        and (selector := relations.spec_selector(policy, "spec", "podSelector")) is not None
-        and selector.matches(pod_labels)
-    ]
+    pdbs = index.pdb_index.matching(owner, pod_labels) if pod_labels else []
+    policies = index.policy_index.matching(owner, pod_labels)
     image = None
     if view is not None and view.image and view.image_origin is not None:
         image = parse_image(view.image, view.image_origin)
