@@ -696,3 +696,6 @@ def _all_rules() -> tuple[Rule, ...]:
     from piqc_advisor.rules import ALL_RULES
 
     return ALL_RULES
+
+
+# --- commands defined in their own modules (one add_command line each) ---
