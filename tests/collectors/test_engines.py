@@ -468,7 +468,7 @@ def test_vllm_image_entrypoint_moves_model_flag() -> None:
     result = serving_config(view, "vllm")
     model, port = result.declared["model"], result.declared["port"]
     assert model is not None and port is not None
-    assert (model.value, model.via, model.origin.line) == ("m", "--model", 100)
+    assert (model.value, model.via, model.origin.line) == ("m", "--model", 101)
     assert (port.value, port.origin.line) == (9000, 103)
     assert result.effective["port"] == 9000
 

@@ -293,6 +293,7 @@ class _Arg:
     text: str
     token: Token
     written: str  # original text of the element as written
+    value_token: Token | None = None  # where the value sits when it follows its flag
 
 
 @dataclass
@@ -642,7 +643,7 @@ def _apply_positionals(state: _State, serve: bool, moved_model: _Arg | None) -> 
             value=first.text,
             written_as="--model" if moved else first.text,
             token=first.token,
-            value_tokens=(first.token,),
+            value_tokens=(first.value_token or first.token,),
             unresolved=bool(_UNRESOLVED.search(first.text)),
         )
         if not serve:
@@ -737,7 +738,7 @@ def _move_model_first(items: list[_Arg], state: _State) -> tuple[list[_Arg], _Ar
                 state.problem("missing_value", "--model expects a value", item.token)
                 return items[:idx] + items[idx + 1 :], None
             value = items[idx + 1]
-            moved = _Arg(value.text, item.token, "--model")
+            moved = _Arg(value.text, item.token, "--model", value.token)
             return [moved, *items[:idx], *items[idx + 2 :]], moved
         moved = _Arg(item.text.removeprefix("--model="), item.token, "--model")
         return [moved, *items[:idx], *items[idx + 1 :]], moved

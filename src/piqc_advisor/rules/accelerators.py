@@ -65,8 +65,9 @@ def gpu_request_limit_mismatch(w: Workload, _: object) -> Iterator[Outcome]:
     "tensor x pipeline parallel size differs from the GPUs of one replica.",
 )
 def parallelism_gpu_mismatch(w: Workload, _: object) -> Iterator[Outcome]:
-    yield from _gpu_engine(w)
-    if w.engine is None:
+    gate = list(_gpu_engine(w))
+    if gate:
+        yield from gate
         return
     if is_follower(w):
         yield NotApplicable(f"role {w.role} follows its leader's settings")
@@ -99,11 +100,12 @@ def parallelism_gpu_mismatch(w: Workload, _: object) -> Iterator[Outcome]:
     "The GPU count is not a multiple of tensor parallelism.",
 )
 def gpu_count_not_multiple_of_tp(w: Workload, _: object) -> Iterator[Outcome]:
-    yield from _gpu_engine(w)
+    gate = list(_gpu_engine(w))
+    if gate:
+        yield from gate
+        return
     tp = _int(w, "tensor_parallel_size")
     accelerator = w.accelerator
-    if w.engine is None:
-        return
     if tp is None or accelerator is None or accelerator.count == 0:
         yield Unknown("tensor parallel size or GPU count unknown")
         return

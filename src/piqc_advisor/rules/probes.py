@@ -85,10 +85,10 @@ def readiness_probe_not_model_aware(w: Workload, _: object) -> Iterator[Outcome]
             "connections before the model can serve",
             probe.origin,
         )
-    elif probe.kind == "httpGet" and probe.path and not probe.path.startswith(MODEL_AWARE_PATHS):
+    elif probe.kind == "httpGet" and not (probe.path or "/").startswith(MODEL_AWARE_PATHS):
         yield Violation(
-            f"readinessProbe of {w.container!r} calls {probe.path}, which does not show that "
-            f"{w.engine.name} has loaded the model (use /health or /v1/models)",
+            f"readinessProbe of {w.container!r} calls {probe.path or '/'}, which does not show "
+            f"that {w.engine.name} has loaded the model (use /health or /v1/models)",
             probe.origin,
         )
 

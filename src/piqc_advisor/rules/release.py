@@ -68,6 +68,9 @@ def model_revision_not_pinned(w: Workload, _: object) -> Iterator[Outcome]:
         yield Unknown("model reference not found")
         return
     name = str(model.value)
+    if "$" in name or "{{" in name:
+        yield Unknown(f"model reference {name!r} is resolved only at run time")
+        return
     if name.startswith(("/", "pvc://", "s3://", "gs://", "oci://")) or name.count("/") != 1:
         yield NotApplicable("model is loaded from storage, not a hub repository")
         return

@@ -35,8 +35,9 @@ def cpu_memory_requests_missing(w: Workload, _: object) -> Iterator[Outcome]:
     missing = [
         name
         for name, value in (
-            ("requests.cpu", r.cpu_request),
-            ("requests.memory", r.memory_request),
+            # Kubernetes uses the limit as the request when only a limit is set.
+            ("requests.cpu", r.cpu_request or r.cpu_limit),
+            ("requests.memory", r.memory_request or r.memory_limit),
             ("limits.memory", r.memory_limit),
         )
         if value is None
@@ -77,6 +78,9 @@ def weights_downloaded_at_start(w: Workload, _: object) -> Iterator[Outcome]:
 def weights_on_ephemeral_storage_unbounded(w: Workload, _: object) -> Iterator[Outcome]:
     yield from _server(w)
     if w.engine is None or is_follower(w):
+        return
+    if w.model_storage.kind == "unknown":
+        yield Unknown("cannot tell how the weights reach the pod")
         return
     if w.model_storage.kind not in ("download-at-start", "emptyDir", "init-container-download"):
         yield NotApplicable(f"weights come from {w.model_storage.kind}")
@@ -176,7 +180,10 @@ def scale_down_stabilization_missing(w: Workload, _: object) -> Iterator[Outcome
     "Several replicas without topology spread or anti-affinity.",
 )
 def topology_spread_missing(w: Workload, _: object) -> Iterator[Outcome]:
-    replicas = w.replicas.value if w.replicas is not None else 1
+    declared = w.replicas
+    if w.autoscaler is not None and w.autoscaler.min_replicas is not None:
+        declared = w.autoscaler.min_replicas
+    replicas = declared.value if declared is not None else 1
     if w.engine is None or replicas < 2 or is_follower(w):
         yield NotApplicable("fewer than two replicas")
         return
@@ -184,7 +191,7 @@ def topology_spread_missing(w: Workload, _: object) -> Iterator[Outcome]:
         yield Violation(
             f"{replicas} replicas of {w.name} may land on one node or zone: one failure takes "
             "them all (add topologySpreadConstraints)",
-            w.replicas.origin if w.replicas is not None else w.source,
+            declared.origin if declared is not None else w.source,
         )
 
 
