@@ -191,7 +191,7 @@ def topology_spread_missing(w: Workload, _: object) -> Iterator[Outcome]:
         yield Violation(
             f"{replicas} replicas of {w.name} may land on one node or zone: one failure takes "
             "them all (add topologySpreadConstraints)",
-            declared.origin if declared is not None else w.source,
+            w.placement.origin,
         )
 
 
