@@ -145,6 +145,20 @@ def version_of(cmd: list[str]) -> str:
     )
 
 
+def git_state() -> str:
+    """The commit measured, and whether src/ had uncommitted changes."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "?"
+    return f"{rev}{' + uncommitted src changes' if dirty else ''}"
+
+
 def machine() -> dict[str, str]:
     cpu = "?"
     try:
@@ -358,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
 
     info = machine()
     info["piqc-advisor"] = version_of([args.piqc, "--version"])
+    info["git"] = git_state()
     run_checkov = not args.skip_checkov
     if run_checkov and not Path(args.checkov).exists():
         print(f"checkov not found at {args.checkov}; skipping it", file=sys.stderr)

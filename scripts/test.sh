@@ -13,5 +13,9 @@ echo "== ruff format --check"
 .venv/bin/ruff format --check src tests tools bench
 echo "== mypy --strict src"
 .venv/bin/mypy
-echo "== pytest"
-.venv/bin/pytest "$@"
+echo "== pytest (fast suite)"
+.venv/bin/pytest -m "not slow" "$@"
+
+echo "== real-component tests (vLLM 0.32 CPU build serving a tiny model, Prometheus)"
+bash scripts/vllm_env.sh
+PIQC_REQUIRE_VLLM=1 .venv/bin/pytest -m slow "$@"

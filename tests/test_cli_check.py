@@ -145,7 +145,7 @@ def test_output_writes_several_formats(tmp_path: Path) -> None:
         f"json={as_json}",
         "--exit-zero",
     )
-    assert code == 0 and out.startswith("K8S-901 [high]")
+    assert code == 0 and out.startswith("GPU-005 [high]")
     assert json.loads(sarif.read_text())["version"] == "2.1.0"
     assert json.loads(as_json.read_text())["schema_version"] == 1
     code, _, err = run("check", "examples", "--output", "pdf=x.pdf")
@@ -243,3 +243,33 @@ def test_baseline_reports_only_new_findings(tmp_path: Path) -> None:
     )
     new = {f["rule"] for f in json.loads(out)["findings"] if not f["waived"]}
     assert new == {"eager-mode-enabled"}
+
+
+def test_check_reports_modelspec_drift_with_evidence_in_the_manifest() -> None:
+    code, out, err = run(
+        "check", "tests/fixtures/modelspec/drift", "--select", "SRV-017", "--format", "json"
+    )
+    data = json.loads(out)
+    drift = [(f["rule"], f["evidence"]["line"]) for f in data["findings"]]
+    assert drift == [
+        ("modelspec-drift", 9),
+        ("modelspec-drift", 9),
+        ("modelspec-drift", 22),
+        ("modelspec-drift", 32),
+        ("modelspec-drift", 39),
+        ("modelspec-drift", 43),
+    ]
+    assert code == 0  # SRV-017 is medium; the default --fail-on is high
+    assert "not-understood" not in err  # ModelSpec files are understood by check
+    statuses = {i["item"]: i["status"] for i in data["items"]}
+    assert statuses["SRV-017"] == "violated"
+    code, out, _ = run(
+        "check",
+        "tests/fixtures/modelspec/drift",
+        "--ignore",
+        "modelspec-drift",
+        "--format",
+        "json",
+        "--exit-zero",
+    )
+    assert not [f for f in json.loads(out)["findings"] if f["rule"] == "modelspec-drift"]

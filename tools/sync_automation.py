@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from piqc_advisor.rules import ALL_RULES
+from piqc_advisor.rules import ALL_RULES, OTHER_RULE_ITEMS
 
 ITEMS = Path(__file__).resolve().parent.parent / "src" / "piqc_advisor" / "knowledge" / "items"
 
@@ -17,6 +17,8 @@ def main() -> int:
     wanted: dict[str, list[str]] = {}
     for rule in ALL_RULES:
         wanted.setdefault(rule.item, []).append(rule.name)
+    for name, item_id in OTHER_RULE_ITEMS.items():
+        wanted.setdefault(item_id, []).append(name)
     changed = 0
     for path in sorted(ITEMS.glob("*.yaml")):
         text = path.read_text()

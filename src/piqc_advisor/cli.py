@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -34,7 +35,7 @@ from piqc_advisor.knowledge.queries import (
     search,
     section_matches,
 )
-from piqc_advisor.terminal import Output, TextTable, dump_json, join
+from piqc_advisor.terminal import Output, TextTable, dump_json, dump_json_for, join
 
 if TYPE_CHECKING:
     from piqc_advisor.collectors.yaml_source import Problem
@@ -451,9 +452,10 @@ def facts(paths: tuple[str, ...], fmt: str, max_file_size: int) -> None:
     """
     from piqc_advisor.collectors.scan import scan
 
+    _pause_gc_for_this_command()
     store = scan(list(paths), max_file_bytes=max_file_size * 1024 * 1024)
     if fmt == "json":
-        click.echo(dump_json(store.to_json()), nl=False)
+        click.echo(dump_json_for(sys.stdout, store.to_json()), nl=False)
     elif fmt == "yaml":
         click.echo(
             yaml.safe_dump(store.to_json(), sort_keys=False, allow_unicode=True, width=100),
@@ -602,6 +604,8 @@ def check_command(
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error, 3 input errors.
     """
     from piqc_advisor.config import ConfigError, check_names, find_config, load_config, rule_params
+
+    _pause_gc_for_this_command()
     from piqc_advisor.evaluation.attestations import AnswersError, load_answers
     from piqc_advisor.pipeline import CheckOptions, check
 
@@ -629,7 +633,7 @@ def check_command(
             formats = ", ".join(REPORT_FORMATS)
             _usage_error(f"--output expects FORMAT=PATH with FORMAT one of {formats}, got {spec!r}")
         targets.append((fmt_name, Path(path_text)))
-    known = {r.name for r in rules} | set(catalog.items) | set(catalog.areas)
+    known = {r.name for r in rules} | _other_rule_names() | set(catalog.items) | set(catalog.areas)
     for pattern in (*select, *ignore):
         if pattern not in known and not any(i.startswith(pattern) for i in catalog.items):
             _usage_error(
@@ -692,10 +696,29 @@ def _baseline_fingerprints(path: Path) -> frozenset[str]:
         _usage_error(f"{path}: not a piqc-advisor JSON report ({type(exc).__name__}: {exc})")
 
 
+def _pause_gc_for_this_command() -> None:
+    """Pause the cyclic collector until the command ends: scans build large acyclic data."""
+    if gc.isenabled():
+        gc.disable()
+        click.get_current_context().call_on_close(gc.enable)
+
+
 def _all_rules() -> tuple[Rule, ...]:
     from piqc_advisor.rules import ALL_RULES
 
     return ALL_RULES
 
 
+def _other_rule_names() -> set[str]:
+    from piqc_advisor.rules import OTHER_RULE_ITEMS
+
+    return set(OTHER_RULE_ITEMS)
+
+
 # --- commands defined in their own modules (one add_command line each) ---
+main.add_command(
+    __import__("piqc_advisor.cli_runtime", fromlist=["metrics_command"]).metrics_command
+)
+main.add_command(__import__("piqc_advisor.cli_runtime", fromlist=["probe_command"]).probe_command)
+main.add_command(__import__("piqc_advisor.sizing.command", fromlist=["size_command"]).size_command)
+main.add_command(__import__("piqc_advisor.modelspec.cli", fromlist=["spec"]).spec)

@@ -137,7 +137,9 @@ def load_config(path: Path) -> Config:
 
 def check_names(config: Config, catalog: Catalog, rules: tuple[Rule, ...]) -> None:
     """Every id, area and rule name the config mentions must exist."""
-    rule_names = {r.name for r in rules}
+    from piqc_advisor.rules import OTHER_RULE_ITEMS
+
+    rule_names = {r.name for r in rules} | set(OTHER_RULE_ITEMS)
     patterns_ok = rule_names | set(catalog.items) | set(catalog.areas)
     for key, values in (("select", config.select), ("ignore", config.ignore)):
         for value in values:

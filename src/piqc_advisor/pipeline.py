@@ -11,9 +11,11 @@ from piqc_advisor.collectors.scan import DEFAULT_MAX_FILE_BYTES, scan
 from piqc_advisor.evaluation.assessment import assess_items, checklist_view
 from piqc_advisor.evaluation.runner import run_rules
 from piqc_advisor.evaluation.waivers import Waiver, WaiverNote, annotation_waivers, apply_waivers
+from piqc_advisor.findings import Finding
 from piqc_advisor.knowledge.model import Catalog
+from piqc_advisor.modelspec.integration import is_modelspec_problem, modelspec_drift
 from piqc_advisor.report import Coverage, Report
-from piqc_advisor.rules import ALL_RULES
+from piqc_advisor.rules import ALL_RULES, OTHER_RULE_ITEMS, SPEC_DRIFT_RULE
 from piqc_advisor.rules.api import Rule
 
 
@@ -39,6 +41,18 @@ def _matches(rule: Rule, patterns: Sequence[str]) -> bool:
     return any(rule.name == p or rule.item == p or rule.item.startswith(p) for p in patterns)
 
 
+def _drift_selected(options: CheckOptions) -> bool:
+    """ModelSpec drift runs unless --select leaves it out or --ignore names it."""
+
+    def hits(patterns: Sequence[str]) -> bool:
+        return any(
+            p == SPEC_DRIFT_RULE or OTHER_RULE_ITEMS[SPEC_DRIFT_RULE].startswith(p)
+            for p in patterns
+        )
+
+    return (not options.select or hits(options.select)) and not hits(options.ignore)
+
+
 def select_rules(options: CheckOptions) -> tuple[Rule, ...]:
     rules = [r for r in ALL_RULES if not options.select or _matches(r, options.select)]
     return tuple(r for r in rules if not _matches(r, options.ignore))
@@ -51,6 +65,15 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
     result = run_rules(
         rules, facts.workloads, catalog, params=options.rule_params, severities=options.severities
     )
+    raw_findings, outcomes, rule_names = result.findings, result.outcomes, [r.name for r in rules]
+    problems = facts.problems
+    if _drift_selected(options):
+        drift = modelspec_drift(options.paths, facts.workloads, catalog, options.max_file_bytes)
+        raw_findings = tuple(sorted((*raw_findings, *drift.findings), key=Finding.sort_key))
+        outcomes = (*outcomes, *drift.outcomes)
+        rule_names.append(SPEC_DRIFT_RULE)
+        # ModelSpecs are understood here, so the scanner's "not understood" note goes.
+        problems = tuple(p for p in problems if not is_modelspec_problem(p))
     waivers = [*options.waivers, *facts.inline_waivers]
     notes = list(facts.waiver_notes)
     from_annotations, annotation_notes = annotation_waivers(facts.workloads)
@@ -65,7 +88,7 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
             for w in from_annotations
         ]
     findings, applied = apply_waivers(
-        result.findings, waivers, catalog.items, options.today or date.today()
+        raw_findings, waivers, catalog.items, options.today or date.today()
     )
     notes += applied
     if options.baseline:
@@ -77,13 +100,11 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
             else f
             for f in findings
         )
-    statuses = assess_items(
-        catalog, result.outcomes, findings, options.attested, rule_names=[r.name for r in rules]
-    )
+    statuses = assess_items(catalog, outcomes, findings, options.attested, rule_names=rule_names)
     if options.checklists:
         chosen = [catalog.checklists[c] for c in options.checklists]
     else:
-        touched = {f.item for f in result.findings}
+        touched = {f.item for f in findings}
         chosen = [c for c in catalog.checklists.values() if touched & set(c.item_ids())]
     views = tuple(checklist_view(catalog, c, statuses) for c in chosen)
     automated = sum(1 for i in catalog.items.values() if i.automation)
@@ -91,10 +112,10 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
         inputs=facts.inputs,
         subjects=tuple(w.id for w in facts.workloads),
         findings=findings,
-        outcomes=result.outcomes,
+        outcomes=outcomes,
         items=statuses,
         checklists=views,
-        problems=facts.problems,
+        problems=problems,
         coverage=Coverage(len(catalog.items), automated, len(catalog.items) - automated),
         fail_on=options.fail_on,
         waiver_notes=tuple(notes),

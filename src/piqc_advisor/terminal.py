@@ -80,6 +80,17 @@ def dump_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+def dump_json_for(stream: TextIO, data: Any) -> str:
+    """Indented JSON for a person at a terminal; one compact line for pipes and files.
+
+    Python's indenting encoder is pure Python and several times slower than the compact
+    one, which matters for the facts of thousands of manifests (docs/benchmarks.md).
+    """
+    if stream.isatty():
+        return dump_json(data)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
 

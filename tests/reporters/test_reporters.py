@@ -326,7 +326,7 @@ def test_markdown_escapes_manifest_text(reports: dict[str, Report], catalog: Cat
 
 
 def test_markdown_verdict(reports: dict[str, Report], catalog: Catalog) -> None:
-    assert "**FAIL** (fail-on high: 7 finding(s)" in render_markdown(reports["example"], catalog)
+    assert "**FAIL** (fail-on high: 8 finding(s)" in render_markdown(reports["example"], catalog)
     assert "**PASS**" in render_markdown(reports["clean"], catalog)
     relaxed = replace(reports["example"], fail_on="critical")
     assert "**PASS** (fail-on critical" in render_markdown(relaxed, catalog)

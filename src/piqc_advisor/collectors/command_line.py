@@ -23,6 +23,13 @@ __all__ = [
 ]
 
 Source = Literal["command", "args"]
+
+
+def basename(path: str) -> str:
+    """The last component of a POSIX path (what PurePosixPath(path).name gives, but cheaper)."""
+    return path.rstrip("/").rsplit("/", 1)[-1] if path.strip("/") else ""
+
+
 # Values the caller knows (literal `value:` entries). A name mapped to None is known to
 # exist but its value is not (valueFrom a Secret or ConfigMap): it stays as written.
 Env = Mapping[str, str | None]
@@ -361,7 +368,7 @@ def _strip_wrappers(words: Sequence[str]) -> int:
     i = 0
     while i < len(words):
         w = words[i]
-        base = PurePosixPath(w).name
+        base = basename(w)
         if base in ("exec", "nohup", "time", "command", "stdbuf"):
             i += 1
             while i < len(words) and words[i].startswith("-") and base != "nohup":
@@ -378,7 +385,7 @@ def _strip_wrappers(words: Sequence[str]) -> int:
 
 def _shell_script_index(argv: Sequence[Token]) -> int | None:
     """Position of the script operand when argv is ``sh [-opts] -c SCRIPT ...``."""
-    if not argv or PurePosixPath(argv[0].text).name not in _SHELLS:
+    if not argv or basename(argv[0].text) not in _SHELLS:
         return None
     i = 1
     while i < len(argv):
@@ -477,9 +484,9 @@ def _runs_other_server(words: Sequence[str]) -> bool:
     """True when a script command starts a known non-vLLM serving engine."""
     if not words:
         return False
-    if PurePosixPath(words[0]).name in _SERVER_PROGRAMS:
+    if basename(words[0]) in _SERVER_PROGRAMS:
         return True
-    if not _PYTHON.match(PurePosixPath(words[0]).name):
+    if not _PYTHON.match(basename(words[0])):
         return False
     for i, word in enumerate(words[1:-1], start=1):
         if word == "-m":
@@ -525,7 +532,7 @@ def _module_from_path(text: str) -> str | None:
 
 
 def _match_at(tokens: Sequence[Token], i: int) -> tuple[str, int] | None:
-    base = PurePosixPath(tokens[i].text).name
+    base = basename(tokens[i].text)
     if base == "vllm":
         if i + 1 < len(tokens) and tokens[i + 1].text == "serve":
             return SERVE, i + 2

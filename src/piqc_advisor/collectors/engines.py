@@ -7,7 +7,6 @@ import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
@@ -17,6 +16,7 @@ from piqc_advisor.collectors.command_line import (
     OPENAI_API_SERVER,
     SERVE,
     Token,
+    basename,
     find_vllm_invocation,
 )
 from piqc_advisor.collectors.container_view import ContainerView, EnvVar
@@ -242,7 +242,7 @@ class _Invocation:
 
 def _invocation_at(tokens: Sequence[Token], i: int) -> _Invocation | None:
     text = tokens[i].text
-    base = PurePosixPath(text).name
+    base = basename(text)
 
     def rest(start: int) -> tuple[Token, ...]:
         out: list[Token] = []
@@ -284,7 +284,7 @@ _VLLM_SIGNALS = {
 
 def _script_tokens(tokens: Sequence[Token]) -> list[Token] | None:
     """The words of an ``sh -c SCRIPT`` that was not flattened, as pseudo tokens."""
-    if not tokens or PurePosixPath(tokens[0].text).name not in _SHELLS:
+    if not tokens or basename(tokens[0].text) not in _SHELLS:
         return None
     for k, tok in enumerate(tokens[1:], start=1):
         if tok.text.startswith("-") and "c" in tok.text[1:] and not tok.text.startswith("--"):
@@ -1296,7 +1296,7 @@ def _serve_triton(col: _Collector) -> dict[str, object]:
     args = _engine_args(view, "triton")
     # `mpirun -n N ... tritonserver`: one rank per GPU of the TensorRT-LLM engine.
     for k, tok in enumerate(view.tokens):
-        if PurePosixPath(tok.text).name not in _MPI:
+        if basename(tok.text) not in _MPI:
             continue
         for j in range(k + 1, len(view.tokens) - 1):
             if view.tokens[j].text in ("-n", "-np"):

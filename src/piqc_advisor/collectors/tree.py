@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from piqc_advisor.collectors.yaml_source import Document, position_of
@@ -43,11 +44,16 @@ class Node:
     def root(cls, document: Document) -> Node:
         return cls(document.data, NodeContext(document))
 
-    @property
+    @cached_property
     def pointer(self) -> str:
-        return "".join(f"/{_escape(p)}" for p in self.path)
+        """JSON pointer of this node, built from the parent's (cached: origins are many)."""
+        if not self.path:
+            return ""
+        if self.parent is None or len(self.parent.path) != len(self.path) - 1:
+            return "".join(f"/{_escape(p)}" for p in self.path)
+        return f"{self.parent.pointer}/{_escape(self.path[-1])}"
 
-    @property
+    @cached_property
     def origin(self) -> Origin:
         """Position of this node's key in its parent (or the document start for the root)."""
         doc = self.context.document

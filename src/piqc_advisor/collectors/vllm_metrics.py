@@ -165,7 +165,5 @@ def normalise(exposition: Exposition) -> MetricSet:
 
 def label_sets(series: Iterable[Series]) -> tuple[str, ...]:
     """Distinct label sets of some series, rendered as {k="v",...}, for provenance."""
-    rendered = {
-        "{" + ",".join(f'{k}="{v}"' for k, v in s.labels) + "}" for s in series if s.labels
-    }
+    rendered = {"{" + ",".join(f'{k}="{v}"' for k, v in s.labels) + "}" for s in series if s.labels}
     return tuple(sorted(rendered))

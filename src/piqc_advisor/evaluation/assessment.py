@@ -79,7 +79,12 @@ def assess_items(
             subjects = tuple(dict.fromkeys(f.subject for f in waived_findings[item.id]))
             statuses[item.id] = ItemStatus(item.id, "waived", "every finding is waived", subjects)
         elif not rules or not results:
-            reason = "its rules were not selected" if not rules else "no subject to check"
+            if not rules and all(r.startswith("runtime-") for r in item.rules):
+                reason = "proved by runtime metrics only (piqc-advisor probe or metrics)"
+            elif not rules:
+                reason = "its rules were not selected"
+            else:
+                reason = "no subject to check"
             statuses[item.id] = ItemStatus(item.id, "unknown", reason)
         elif any(r.outcome in ("unknown", "error") for r in results):
             bad = next(r for r in results if r.outcome in ("unknown", "error"))

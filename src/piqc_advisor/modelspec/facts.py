@@ -175,7 +175,9 @@ class SpecDependency:
 
     @property
     def label(self) -> str:
-        return self.id.value if self.id is not None else f"#{self.origin.pointer.rsplit('/', 1)[-1]}"
+        return (
+            self.id.value if self.id is not None else f"#{self.origin.pointer.rsplit('/', 1)[-1]}"
+        )
 
 
 @dataclass(frozen=True)

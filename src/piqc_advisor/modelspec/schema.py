@@ -118,6 +118,11 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _value(error: ValidationError) -> Any:
+    value: Any = error.validator_value
+    return value
+
+
 def _errors_for(error: ValidationError, data: Any, path: str, document: int) -> list[SchemaError]:
     parts: list[str | int] = list(error.absolute_path)
     where = json_path(parts)
@@ -144,24 +149,26 @@ def _errors_for(error: ValidationError, data: Any, path: str, document: int) -> 
         return found
     origin = locate(data, parts, path, document)
     if keyword == "required" and isinstance(instance, dict):
-        missing = [k for k in error.validator_value if k not in instance]
+        missing = [k for k in _value(error) if k not in instance]
         return [
-            SchemaError(json_path([*parts, name]), origin, keyword, f"required key {name!r} is missing")
+            SchemaError(
+                json_path([*parts, name]), origin, keyword, f"required key {name!r} is missing"
+            )
             for name in missing
         ]
     if keyword == "type":
-        message = f"expected {error.validator_value}, got {_describe(instance)}"
+        message = f"expected {_value(error)}, got {_describe(instance)}"
     elif keyword == "enum":
-        allowed = ", ".join(str(v) for v in error.validator_value)
+        allowed = ", ".join(str(v) for v in _value(error))
         message = f"{_describe(instance)} is not one of: {allowed}"
-        hint = closest(str(instance), [str(v) for v in error.validator_value])
+        hint = closest(str(instance), [str(v) for v in _value(error)])
         return [SchemaError(where, origin, keyword, message, hint)]
     elif keyword == "const":
-        message = f"must be {error.validator_value!r}, got {_describe(instance)}"
+        message = f"must be {_value(error)!r}, got {_describe(instance)}"
     elif keyword == "minimum":
-        message = f"must be at least {error.validator_value}, got {_describe(instance)}"
+        message = f"must be at least {_value(error)}, got {_describe(instance)}"
     elif keyword == "maximum":
-        message = f"must be at most {error.validator_value}, got {_describe(instance)}"
+        message = f"must be at most {_value(error)}, got {_describe(instance)}"
     else:
         message = error.message
     return [SchemaError(where, origin, keyword, message)]

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from piqc_advisor.rules import accelerators, access, engine_config, probes, release, workload
+from piqc_advisor.rules import (
+    accelerators,
+    access,
+    engine_config,
+    probes,
+    release,
+    sizing,
+    workload,
+)
 from piqc_advisor.rules.api import Rule
+from piqc_advisor.rules.runtime import RUNTIME_RULES
 
 ALL_RULES: tuple[Rule, ...] = (
     probes.readiness_probe_missing,
@@ -51,5 +60,19 @@ ALL_RULES: tuple[Rule, ...] = (
     workload.privileged_or_host_namespaces,
     workload.security_context_missing,
     workload.service_account_token_mounted,
+    sizing.weights_do_not_fit,
+    sizing.kv_cache_too_small,
+    sizing.tp_does_not_divide_heads,
+    sizing.over_sharded,
+    sizing.oversized_gpu_tier,
+    sizing.dtype_unsupported_by_gpu,
 )
 RULES_BY_NAME: dict[str, Rule] = {r.name: r for r in ALL_RULES}
+
+# Rules over other subjects than one workload, by name -> the item they prove: ModelSpec
+# drift (a spec against the workloads it links to) and runtime diagnoses (metric facts).
+SPEC_DRIFT_RULE = "modelspec-drift"
+OTHER_RULE_ITEMS: dict[str, str] = {
+    SPEC_DRIFT_RULE: "SRV-017",
+    **{r.name: r.item for r in RUNTIME_RULES},
+}

@@ -66,7 +66,7 @@ def gpu_request_limit_mismatch(w: Workload, _: object) -> Iterator[Outcome]:
 )
 def parallelism_gpu_mismatch(w: Workload, _: object) -> Iterator[Outcome]:
     gate = list(_gpu_engine(w))
-    if gate:
+    if gate or w.engine is None:
         yield from gate
         return
     if is_follower(w):

@@ -111,6 +111,27 @@ def from_template(
     ]
 
 
+def from_pod_spec(
+    owner: K8sObject,
+    spec: Node,
+    platform: str,
+    replicas: Declared[int] | None,
+    role: str | None = None,
+    **extra: Any,
+) -> PodTemplate:
+    """A PodTemplate from a node that is itself a pod spec (KServe components, runtimes)."""
+    return PodTemplate(
+        owner=owner,
+        role=role,
+        spec=spec,
+        containers=containers_of(spec),
+        metadata=None,
+        platform=platform,
+        replicas=replicas,
+        **extra,
+    )
+
+
 def _apps(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
     spec = obj.node.mapping("spec")
     if spec is None:
@@ -264,16 +285,7 @@ def _kserve_component(
     ]
     if worker is not None and worker.get("containers") is not None:
         templates.append(
-            PodTemplate(
-                owner=obj,
-                role=f"{role}-worker",
-                spec=worker,
-                containers=containers_of(worker),
-                metadata=None,
-                platform="kserve",
-                replicas=replicas,
-                hints=hints,
-            )
+            from_pod_spec(obj, worker, "kserve", replicas, f"{role}-worker", hints=hints)
         )
     return templates
 
@@ -290,19 +302,7 @@ def _inference_service(obj: K8sObject, ctx: AdapterContext) -> list[PodTemplate]
 
 def _serving_runtime(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
     spec = obj.node.mapping("spec")
-    if spec is None:
-        return []
-    return [
-        PodTemplate(
-            owner=obj,
-            role="runtime",
-            spec=spec,
-            containers=containers_of(spec),
-            metadata=None,
-            platform="kserve",
-            replicas=None,
-        )
-    ]
+    return [from_pod_spec(obj, spec, "kserve", None, "runtime")] if spec is not None else []
 
 
 def _llm_inference_service(obj: K8sObject, _: AdapterContext) -> list[PodTemplate]:
@@ -338,16 +338,7 @@ def _llm_inference_service(obj: K8sObject, _: AdapterContext) -> list[PodTemplat
             if node is None:
                 continue
             templates.append(
-                PodTemplate(
-                    owner=obj,
-                    role=part_role,
-                    spec=node,
-                    containers=containers_of(node),
-                    metadata=None,
-                    platform="kserve-llm",
-                    replicas=replicas,
-                    hints=local,
-                )
+                from_pod_spec(obj, node, "kserve-llm", replicas, part_role, hints=local)
             )
     return templates
 

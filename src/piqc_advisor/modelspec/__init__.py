@@ -1,0 +1,1 @@
+"""ModelSpec: the declared intent of a deployment, its schema, checks, generation and drift."""

@@ -1,0 +1,1 @@
+"""Runtime signals of running vLLM servers: snapshots, signals, probes."""

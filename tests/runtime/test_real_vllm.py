@@ -1,0 +1,199 @@
+"""Real components: the tiny vLLM 0.32 CPU server and a real Prometheus, via scripts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from piqc_advisor.rules.runtime import MetricFacts, diagnose
+from piqc_advisor.runtime.probe import ProbeOptions, Prober, probe, read_identity, scrape
+from piqc_advisor.runtime.promql import instant_query
+from piqc_advisor.runtime.signals import compute_signals, make_view
+from piqc_advisor.runtime.snapshot import Snapshot
+from tests.runtime.loadgen import complete, concurrent
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = ROOT / ".test-env" / "vllm"
+PORT = int(os.environ.get("PIQC_VLLM_PORT", "18811"))
+PROM_PORT = int(os.environ.get("PIQC_PROM_PORT", "19091"))
+BASE = f"http://127.0.0.1:{PORT}"
+MODEL = "tiny-llama"
+MAX_SEQS = 4
+REQUIRED = os.environ.get("PIQC_REQUIRE_VLLM") == "1"
+
+
+def _require(reason: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"PIQC_REQUIRE_VLLM=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not (ENV / "bin" / "vllm").exists():
+        _require(f"no vLLM test environment at {ENV} (run scripts/vllm_env.sh)")
+    work = tmp_path_factory.mktemp("vllm")
+    args = ["--max-num-seqs", str(MAX_SEQS), "--num-gpu-blocks-override", "12"]
+    started = subprocess.run(
+        ["bash", str(ROOT / "scripts/vllm_server.sh"), "start", str(work), str(PORT), *args],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    if started.returncode != 0:
+        pytest.fail(f"vLLM did not start:\n{started.stderr[-3000:]}")
+    try:
+        yield BASE
+    finally:
+        subprocess.run(
+            ["bash", str(ROOT / "scripts/vllm_server.sh"), "stop", str(work)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+
+def _snapshot() -> Snapshot:
+    prober = Prober(BASE, ProbeOptions(timeout=10))
+    try:
+        identity, _ = read_identity(prober)
+        return scrape(prober, identity)
+    finally:
+        prober.close()
+
+
+def test_idle_server(vllm: str) -> None:
+    snaps, problems = probe(vllm, ProbeOptions(), samples=2, window=1.0)
+    assert not problems
+    sig = compute_signals(snaps, {"max_num_seqs": MAX_SEQS})
+    assert sig["engine-version"].value["version"] == "0.32.0"
+    assert sig["model-id"].value["models"] == [MODEL]
+    assert sig["max-model-len"].value["tokens"] == 512
+    assert sig["kv-cache-policy"].value["num_gpu_blocks"] == 12
+    assert sig["requests-per-second"].value["rps"] == 0
+    assert sig["ttft"].status == "unknown"  # no observation in the window: unknown, not 0
+    view = make_view(snaps)
+    results = diagnose(MetricFacts(vllm, sig, view.windowed, view.duration))
+    idle = next(r for r in results if r.rule.name == "runtime-idle-server")
+    assert idle.outcome == "diagnosed"
+
+
+def test_exact_counts_and_latency_range(vllm: str) -> None:
+    before = _snapshot()
+    sent = [complete(vllm, MODEL, max_tokens=8) for _ in range(5)]
+    sent += [complete(vllm, MODEL, max_tokens=12, stream=True) for _ in range(3)]
+    assert all(r.status == 200 for r in sent), [r.error for r in sent]
+    time.sleep(1.0)  # the engine publishes its stats at the next step
+    after = _snapshot()
+    sig = compute_signals([before, after])
+    assert sig["requests-per-second"].value["requests"] == len(sent)
+    assert sig["tokens-per-second"].value["prompt_tokens"] == sum(r.prompt_tokens for r in sent)
+    assert sig["tokens-per-second"].value["generation_tokens"] == 5 * 8 + 3 * 12
+    assert sig["tokens-per-second"].value["generation_tokens"] == sum(
+        r.completion_tokens for r in sent
+    )
+    assert sig["error-rate"].value["errors"] == 0
+    e2e = sig["end-to-end-latency"].value
+    assert e2e["count"] == len(sent)
+    # The server's time of a request lies inside the client's time of it.
+    assert 0 < e2e["mean"] * len(sent) <= sum(r.latency for r in sent)
+    ttft = sig["ttft"].value
+    client_first = [r.ttft if r.ttft is not None else r.latency for r in sent]
+    assert 0 < ttft["mean"] * ttft["count"] <= sum(client_first)
+    assert ttft["p50"] <= max(0.005, 2 * max(client_first))  # bucket-interpolated
+
+
+def test_queueing_and_kv_pressure(vllm: str) -> None:
+    snaps: list[Snapshot] = [_snapshot()]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            snaps.append(_snapshot())
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    results = concurrent(vllm, MODEL, 3 * MAX_SEQS, 3 * MAX_SEQS, max_tokens=400, stream=True)
+    time.sleep(1.0)
+    stop.set()
+    sampler.join(timeout=30)
+    snaps.append(_snapshot())
+    assert all(r.status == 200 and r.completion_tokens == 400 for r in results)
+    sig = compute_signals(snaps, {"max_num_seqs": MAX_SEQS})
+    assert sig["queue-depth"].value["max"] > 0
+    assert sig["effective-batch-size"].value["max"] == MAX_SEQS
+    assert sig["kv-cache-usage"].value["preemptions"] > 0
+    assert sig["requests-per-second"].value["requests"] == 3 * MAX_SEQS
+    view = make_view(snaps)
+    got = {r.rule.name: r for r in diagnose(MetricFacts(vllm, sig, True, view.duration))}
+    assert got["runtime-kv-cache-pressure"].outcome == "diagnosed"
+    assert got["runtime-saturation"].outcome == "diagnosed"
+    assert "will not help" in got["runtime-saturation"].message
+
+
+@pytest.fixture(scope="session")
+def prometheus(vllm: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if shutil.which("prometheus") is None and os.geteuid() != 0:
+        _require("prometheus is not installed and cannot be installed without root")
+    env = {
+        **os.environ,
+        "PROM_DIR": str(tmp_path_factory.mktemp("prometheus")),
+        "PROM_PORT": str(PROM_PORT),
+    }
+    script = str(ROOT / "scripts/prometheus.sh")
+    started = subprocess.run(
+        ["bash", script, "start", f"127.0.0.1:{PORT}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if started.returncode != 0:
+        pytest.fail(f"Prometheus did not start:\n{started.stderr[-3000:]}")
+    try:
+        yield f"http://127.0.0.1:{PROM_PORT}"
+    finally:
+        subprocess.run(
+            ["bash", script, "stop"], env=env, capture_output=True, timeout=60, check=False
+        )
+
+
+def test_prometheus_sees_the_same_counts(vllm: str, prometheus: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        up = instant_query(prometheus, 'up{job="vllm"}')
+        if up and up[0].value == 1:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("Prometheus never scraped the vLLM server")
+    sent = [complete(vllm, MODEL, max_tokens=5) for _ in range(3)]
+    assert all(r.status == 200 for r in sent)
+    time.sleep(1.0)
+    direct = compute_signals([_snapshot()])["requests-per-second"].value["requests"]
+    deadline = time.monotonic() + 30
+    seen = -1.0
+    while time.monotonic() < deadline:
+        total = instant_query(prometheus, "sum(vllm:request_success_total)")
+        seen = total[0].value if total else -1.0
+        if seen == direct:
+            break
+        time.sleep(0.5)
+    assert seen == direct
+    rate = instant_query(prometheus, "sum(rate(vllm:request_success_total[30s]))")
+    assert rate and rate[0].value >= 0
+    with httpx.Client(trust_env=False) as client:
+        assert client.get(f"{prometheus}/api/v1/targets").status_code == 200
