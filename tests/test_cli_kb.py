@@ -186,3 +186,15 @@ def test_python_dash_m_entry_point() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith("knowledge base valid: ")
+
+
+def test_explain_a_rule_shows_its_page() -> None:
+    code, out, _ = run("explain", "shm-missing-for-multi-gpu")
+    assert code == 0
+    assert out.splitlines()[:3] == [
+        "# shm-missing-for-multi-gpu",
+        "",
+        "Tensor or pipeline parallelism without a memory-backed /dev/shm.",
+    ]
+    code, _, err = run("explain", "shm-missing-for-multi-gp")
+    assert code == 2 and "did you mean 'shm-missing-for-multi-gpu'" in err

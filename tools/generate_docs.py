@@ -8,12 +8,14 @@ from pathlib import Path
 
 from piqc_advisor.knowledge import builtin_catalog
 from piqc_advisor.knowledge.reference_docs import render_reference
+from piqc_advisor.rules.docs import render_rule_pages
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "reference"
 
 
 def main() -> int:
-    pages = render_reference(builtin_catalog())
+    catalog = builtin_catalog()
+    pages = {**render_reference(catalog), **render_rule_pages(catalog)}
     if TARGET.exists():
         shutil.rmtree(TARGET)
     for relative, text in pages.items():

@@ -394,6 +394,13 @@ def explain(ctx: click.Context, name: str, fmt: str) -> None:
     """Explain an item (e.g. SRV-004), checklist, signal, playbook or glossary term."""
     catalog = _state(ctx).catalog()
     data = explain_any(catalog, name)
+    if data is None and fmt == "table":
+        from piqc_advisor.rules import RULES_BY_NAME
+        from piqc_advisor.rules.docs import rule_page_text
+
+        if name in RULES_BY_NAME:
+            Output().text(rule_page_text(catalog, RULES_BY_NAME[name]))
+            return
     if data is None:
         candidates = [
             *catalog.items,
@@ -401,6 +408,7 @@ def explain(ctx: click.Context, name: str, fmt: str) -> None:
             *catalog.signals,
             *catalog.playbooks,
             *catalog.glossary,
+            *_all_rule_names(),
         ]
         _usage_error(f"nothing in the knowledge base is called {name!r}", closest(name, candidates))
     if fmt == "json":
@@ -707,6 +715,10 @@ def _all_rules() -> tuple[Rule, ...]:
     from piqc_advisor.rules import ALL_RULES
 
     return ALL_RULES
+
+
+def _all_rule_names() -> list[str]:
+    return [r.name for r in _all_rules()]
 
 
 def _other_rule_names() -> set[str]:

@@ -2,12 +2,14 @@ from pathlib import Path
 
 from piqc_advisor.knowledge import builtin_catalog
 from piqc_advisor.knowledge.reference_docs import render_reference
+from piqc_advisor.rules.docs import render_rule_pages
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "reference"
 
 
 def test_generated_reference_docs_are_up_to_date() -> None:
-    pages = render_reference(builtin_catalog())
+    catalog = builtin_catalog()
+    pages = {**render_reference(catalog), **render_rule_pages(catalog)}
     on_disk = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")}
     stale = sorted(
         name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TextIO, cast
@@ -84,6 +85,80 @@ def decode_body(data: bytes, source: str) -> tuple[str | None, Problem | None]:
         return None, _problem(source, None, "metrics-encoding", f"not UTF-8 text: {exc.reason}")
 
 
+_SAMPLE = re.compile(
+    r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?[ \t]+([^ \t]+)(?:[ \t]+-?[0-9]+)?[ \t]*"
+)
+_LABEL = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*(,|$)')
+_UNESCAPE = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
+_ESCAPED = re.compile(r'\\[\\"n]')
+
+
+class _NotSimple(Exception):
+    """A line the fast path does not handle; the reference parser takes the whole body."""
+
+
+def _labels(text: str) -> Labels:
+    pairs: list[tuple[str, str]] = []
+    position = 0
+    while position < len(text):
+        match = _LABEL.match(text, position)
+        if match is None or match.end() == position:
+            raise _NotSimple
+        value = match.group(2)
+        if "\\" in value:
+            value = _ESCAPED.sub(lambda m: _UNESCAPE[m.group(0)], value)
+        pairs.append((match.group(1), value))
+        position = match.end()
+    pairs.sort()
+    return tuple(pairs)
+
+
+def _fast_parse(text: str, max_samples: int) -> tuple[list[MetricSample], dict[str, str]] | None:
+    """The common exposition grammar at regex speed; None where the reference parser is needed.
+
+    Families follow `# TYPE` lines exactly as prometheus_client names them (a counter's
+    family drops `_total`); a test checks both parsers agree on real vLLM captures.
+    """
+    samples: list[MetricSample] = []
+    types: dict[str, str] = {}
+    family, kind = "", "unknown"
+    for line in text.split("\n"):
+        if not line or line.isspace():
+            continue
+        if line[0] == "#":
+            parts = line.split(None, 3)
+            if len(parts) >= 4 and parts[1] == "TYPE":
+                kind = parts[3].strip()
+                kind = "unknown" if kind == "untyped" else kind
+                family = parts[2]
+                if kind == "counter" and family.endswith("_total"):
+                    family = family[: -len("_total")]
+                types[family] = kind
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            return None
+        match = _SAMPLE.fullmatch(line)
+        if match is None:
+            return None
+        name, label_text, raw = match.groups()
+        try:
+            labels = _labels(label_text) if label_text else ()
+            value = float(raw)
+        except (_NotSimple, ValueError):
+            return None
+        if family and name.startswith(family):
+            sample_family, sample_kind = family, kind
+        else:
+            sample_family, sample_kind = name, "unknown"
+            family, kind = "", "unknown"
+        if math.isnan(value) and sample_kind in ("counter", "histogram"):
+            continue
+        samples.append(MetricSample(name, labels, value, sample_family, sample_kind))
+        if len(samples) > max_samples:
+            return None
+    return samples, types
+
+
 def parse_exposition(
     body: str | bytes,
     source: str,
@@ -108,6 +183,9 @@ def parse_exposition(
     if text.lstrip().startswith(("<", "{")):
         message = "body is HTML or JSON, not Prometheus exposition text"
         return Exposition(source, (), {}, (_problem(source, 1, "metrics-not-text", message),), size)
+    fast = _fast_parse(text, max_samples)
+    if fast is not None:
+        return Exposition(source, tuple(fast[0]), fast[1], (), size)
     lines = _CountingLines(text)
     samples: list[MetricSample] = []
     types: dict[str, str] = {}
