@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import sys
@@ -16,14 +17,13 @@ import yaml
 
 from piqc_advisor import __version__
 from piqc_advisor.explain import explain_any, explain_text
-from piqc_advisor.knowledge import Catalog, KnowledgeError, load_catalog
 from piqc_advisor.knowledge.export import (
     export_answers,
     export_json_data,
     export_markdown,
     export_yaml,
 )
-from piqc_advisor.knowledge.model import PHASES, Checklist
+from piqc_advisor.knowledge.model import PHASES, Catalog, Checklist
 from piqc_advisor.knowledge.queries import (
     all_sections,
     closest,
@@ -55,6 +55,8 @@ class _State:
         self._catalog: Catalog | None = None
 
     def catalog(self) -> Catalog:
+        from piqc_advisor.knowledge.loader import KnowledgeError, load_catalog
+
         if self._catalog is None:
             try:
                 self._catalog = load_catalog(self.kb_paths)
@@ -84,7 +86,24 @@ def _state(ctx: click.Context) -> _State:
     return state
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class _LazyGroup(click.Group):
+    """A command group that imports the commands of other modules only when they are used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module_name, attribute = LAZY_COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="piqc-advisor")
 @click.option(
     "--kb-path",
@@ -391,7 +410,7 @@ def kb_validate(ctx: click.Context) -> None:
 @click.option("--format", "fmt", type=LISTING_FORMATS, default="table", show_default=True)
 @click.pass_context
 def explain(ctx: click.Context, name: str, fmt: str) -> None:
-    """Explain an item (e.g. SRV-004), checklist, signal, playbook or glossary term."""
+    """Explain an item such as SRV-004, a rule, checklist, signal, playbook or term."""
     catalog = _state(ctx).catalog()
     data = explain_any(catalog, name)
     if data is None and fmt == "table":
@@ -727,10 +746,12 @@ def _other_rule_names() -> set[str]:
     return set(OTHER_RULE_ITEMS)
 
 
-# --- commands defined in their own modules (one add_command line each) ---
-main.add_command(
-    __import__("piqc_advisor.cli_runtime", fromlist=["metrics_command"]).metrics_command
+# --- commands defined in their own modules: name -> "module:attribute", imported on use ---
+LAZY_COMMANDS.update(
+    {
+        "metrics": "piqc_advisor.cli_runtime:metrics_command",
+        "probe": "piqc_advisor.cli_runtime:probe_command",
+        "size": "piqc_advisor.sizing.command:size_command",
+        "spec": "piqc_advisor.modelspec.cli:spec",
+    }
 )
-main.add_command(__import__("piqc_advisor.cli_runtime", fromlist=["probe_command"]).probe_command)
-main.add_command(__import__("piqc_advisor.sizing.command", fromlist=["size_command"]).size_command)
-main.add_command(__import__("piqc_advisor.modelspec.cli", fromlist=["spec"]).spec)

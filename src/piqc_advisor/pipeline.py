@@ -67,7 +67,8 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
     )
     raw_findings, outcomes, rule_names = result.findings, result.outcomes, [r.name for r in rules]
     problems = facts.problems
-    if _drift_selected(options):
+    has_specs = any(key.startswith("ModelSpec/") for key in facts.not_understood)
+    if has_specs and _drift_selected(options):
         drift = modelspec_drift(options.paths, facts.workloads, catalog, options.max_file_bytes)
         raw_findings = tuple(sorted((*raw_findings, *drift.findings), key=Finding.sort_key))
         outcomes = (*outcomes, *drift.outcomes)

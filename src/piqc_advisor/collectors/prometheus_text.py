@@ -97,7 +97,16 @@ class _NotSimple(Exception):
     """A line the fast path does not handle; the reference parser takes the whole body."""
 
 
+_SIMPLE_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*)"')
+
+
 def _labels(text: str) -> Labels:
+    if "\\" not in text:
+        # The usual case, in one pass: accepted only if re-rendering gives the same text.
+        simple = _SIMPLE_LABEL.findall(text)
+        if ",".join(f'{k}="{v}"' for k, v in simple) == text.rstrip(",").replace(", ", ","):
+            simple.sort()
+            return tuple(simple)
     pairs: list[tuple[str, str]] = []
     position = 0
     while position < len(text):

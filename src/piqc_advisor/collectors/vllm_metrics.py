@@ -143,7 +143,7 @@ def normalise(exposition: Exposition) -> MetricSet:
         le: float | None = None
         labels = sample.labels
         if part == "bucket":
-            bounds = dict(labels).get("le")
+            bounds = next((value for name, value in labels if name == "le"), None)
             if bounds is None:
                 continue
             le = float(bounds)
@@ -153,8 +153,11 @@ def normalise(exposition: Exposition) -> MetricSet:
             result.other.append(series)
             index[canonical].append(series)
             continue
-        label_names = {name for name, _ in labels}
-        if canonical in ROUTER_ONLY or ("server" in label_names and "engine" not in label_names):
+        has_server = has_engine = False
+        for name, _ in labels:
+            has_server = has_server or name == "server"
+            has_engine = has_engine or name == "engine"
+        if canonical in ROUTER_ONLY or (has_server and not has_engine):
             result.router.append(series)
             continue
         result.engine.append(series)
