@@ -68,11 +68,13 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
     raw_findings, outcomes, rule_names = result.findings, result.outcomes, [r.name for r in rules]
     problems = facts.problems
     has_specs = any(key.startswith("ModelSpec/") for key in facts.not_understood)
+    if _drift_selected(options):
+        rule_names.append(SPEC_DRIFT_RULE)
     if has_specs and _drift_selected(options):
+        # Reading the specs parses their files again, so only when the scan saw one.
         drift = modelspec_drift(options.paths, facts.workloads, catalog, options.max_file_bytes)
         raw_findings = tuple(sorted((*raw_findings, *drift.findings), key=Finding.sort_key))
         outcomes = (*outcomes, *drift.outcomes)
-        rule_names.append(SPEC_DRIFT_RULE)
         # ModelSpecs are understood here, so the scanner's "not understood" note goes.
         problems = tuple(p for p in problems if not is_modelspec_problem(p))
     waivers = [*options.waivers, *facts.inline_waivers]
