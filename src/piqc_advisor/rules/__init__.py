@@ -60,6 +60,8 @@ ALL_RULES: tuple[Rule, ...] = (
     workload.privileged_or_host_namespaces,
     workload.security_context_missing,
     workload.service_account_token_mounted,
+    workload.debug_log_level,
+    workload.request_logging_enabled,
     sizing.weights_do_not_fit,
     sizing.kv_cache_too_small,
     sizing.tp_does_not_divide_heads,

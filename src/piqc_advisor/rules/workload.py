@@ -330,3 +330,31 @@ def service_account_token_mounted(w: Workload, _: object) -> Iterator[Outcome]:
             "calls the Kubernetes API (set automountServiceAccountToken: false)",
             automount.origin if automount is not None else w.placement.origin,
         )
+
+
+@rule("debug-log-level", "OBS-009", "The server logs at debug or trace level.")
+def debug_log_level(w: Workload, _: object) -> Iterator[Outcome]:
+    yield from _server(w)
+    level = w.serving.get("uvicorn_log_level")
+    if w.engine is None or level is None:
+        return
+    if str(level.value).lower() in ("debug", "trace"):
+        yield Violation(
+            f"{level.via} {level.value} in {w.container!r}: debug logs cost throughput and can "
+            "carry request data; keep info or warning in production",
+            level.origin,
+        )
+
+
+@rule("request-logging-enabled", "SEC-002", "Prompts and their parameters are written to logs.")
+def request_logging_enabled(w: Workload, _: object) -> Iterator[Outcome]:
+    yield from _server(w)
+    setting = w.serving.get("disable_log_requests")
+    if w.engine is None or setting is None:
+        return
+    if setting.value is False:
+        yield Violation(
+            f"{setting.via} logs every request with its prompt: user data lands in the log "
+            "pipeline and its retention; enable it only with a redaction and retention policy",
+            setting.origin,
+        )
