@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from piqc_advisor.findings import Finding, RuleOutcome
@@ -106,6 +106,7 @@ class ChecklistView:
     counts: dict[str, int]
     score: float | None
     sections: tuple[dict[str, Any], ...]
+    phases: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,6 +114,10 @@ class ChecklistView:
             "title": self.title,
             "counts": self.counts,
             "score": self.score,
+            "phases": {
+                phase: {"counts": counts, "score": readiness_score(counts)}
+                for phase, counts in self.phases.items()
+            },
             "sections": list(self.sections),
         }
 
@@ -133,6 +138,7 @@ def checklist_view(
     catalog: Catalog, checklist: Checklist, statuses: Mapping[str, ItemStatus]
 ) -> ChecklistView:
     counts = dict.fromkeys([*STATUSES, "attested"], 0)
+    phases: dict[str, dict[str, int]] = {}
     seen: set[str] = set()
 
     def section_json(path: tuple[Section, ...]) -> dict[str, Any]:
@@ -143,9 +149,13 @@ def checklist_view(
             item = catalog.items[item_id]
             if item_id not in seen:
                 seen.add(item_id)
-                counts[status.status] += 1
-                if status.attested:
-                    counts["attested"] += 1
+                phase_counts = phases.setdefault(
+                    effective_phase(path, item), dict.fromkeys([*STATUSES, "attested"], 0)
+                )
+                for tally in (counts, phase_counts):
+                    tally[status.status] += 1
+                    if status.attested:
+                        tally["attested"] += 1
             entries.append(
                 {
                     "item": item_id,
@@ -161,4 +171,7 @@ def checklist_view(
         return data
 
     sections = tuple(section_json((s,)) for s in checklist.sections)
-    return ChecklistView(checklist.id, checklist.title, counts, readiness_score(counts), sections)
+    ordered = {phase: phases[phase] for phase in ("day-0", "day-1", "day-2") if phase in phases}
+    return ChecklistView(
+        checklist.id, checklist.title, counts, readiness_score(counts), sections, ordered
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from piqc_advisor.evaluation.assessment import readiness_score
 from piqc_advisor.report import Report
 
 
@@ -32,6 +33,13 @@ def render_text(report: Report) -> str:
                 f"{counts['unknown']} unknown, {counts['not_applicable']} not applicable, "
                 f"{counts['manual']} manual ({counts['attested']} attested)"
             )
+            by_phase = []
+            for phase, phase_counts in view.phases.items():
+                phase_score = readiness_score(phase_counts)
+                shown = f"{phase_score:.1f}%" if phase_score is not None else "n/a"
+                by_phase.append(f"{phase} {shown}")
+            if by_phase:
+                lines.append(f"    by phase: {', '.join(by_phase)}")
     severities = report.severity_counts()
     summary = ", ".join(f"{n} {s}" for s, n in severities.items() if n)
     lines.append("")
