@@ -596,6 +596,15 @@ def _render(fmt: str, report: Report, catalog: Catalog) -> str:
 )
 @click.option("--exit-zero", is_flag=True, help="Always exit 0 on findings (report-only runs).")
 @click.option(
+    "--probe",
+    "probe_urls",
+    multiple=True,
+    metavar="URL",
+    help="Also read a running server (base URL) and report its runtime diagnoses; repeatable.",
+)
+@click.option("--probe-window", default="10s", show_default=True, help="Time the samples span.")
+@click.option("--probe-samples", type=click.IntRange(1, 100), default=2, show_default=True)
+@click.option(
     "--answers",
     "answers_files",
     multiple=True,
@@ -622,6 +631,9 @@ def check_command(
     fail_on: str | None,
     config_file: Path | None,
     exit_zero: bool,
+    probe_urls: tuple[str, ...],
+    probe_window: str,
+    probe_samples: int,
     answers_files: tuple[Path, ...],
     baseline: Path | None,
     max_file_size: int,
@@ -695,6 +707,9 @@ def check_command(
             allow_annotation_waivers=config.allow_annotation_waivers if config else True,
             attested=attested,
             baseline=fingerprints,
+            probes=probe_urls,
+            probe_window=_duration(probe_window),
+            probe_samples=probe_samples,
         ),
     )
     click.echo(_render(fmt, report, catalog), nl=False)
@@ -734,6 +749,12 @@ def _all_rules() -> tuple[Rule, ...]:
     from piqc_advisor.rules import ALL_RULES
 
     return ALL_RULES
+
+
+def _duration(text: str) -> float:
+    from piqc_advisor.cli_runtime import parse_duration
+
+    return parse_duration(text)
 
 
 def _all_rule_names() -> list[str]:

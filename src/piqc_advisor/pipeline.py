@@ -33,6 +33,9 @@ class CheckOptions:
     allow_annotation_waivers: bool = True
     today: date | None = None
     attested: dict[str, str] = field(default_factory=dict)
+    probes: tuple[str, ...] = ()
+    probe_window: float = 10.0
+    probe_samples: int = 2
     baseline: frozenset[str] = frozenset()
 
 
@@ -77,6 +80,22 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
         outcomes = (*outcomes, *drift.outcomes)
         # ModelSpecs are understood here, so the scanner's "not understood" note goes.
         problems = tuple(p for p in problems if not is_modelspec_problem(p))
+    if options.probes:
+        from piqc_advisor.runtime.checks import check_servers
+        from piqc_advisor.runtime.probe import ProbeOptions
+
+        servers = check_servers(
+            options.probes,
+            facts.workloads,
+            catalog,
+            ProbeOptions(),
+            options.probe_samples,
+            options.probe_window,
+        )
+        raw_findings = tuple(sorted((*raw_findings, *servers.findings), key=Finding.sort_key))
+        outcomes = (*outcomes, *servers.outcomes)
+        rule_names += [name for name in OTHER_RULE_ITEMS if name.startswith("runtime-")]
+        problems = (*problems, *servers.problems)
     waivers = [*options.waivers, *facts.inline_waivers]
     notes = list(facts.waiver_notes)
     from_annotations, annotation_notes = annotation_waivers(facts.workloads)
@@ -113,7 +132,9 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
     automated = sum(1 for i in catalog.items.values() if i.automation)
     return Report(
         inputs=facts.inputs,
-        subjects=tuple(w.id for w in facts.workloads),
+        subjects=tuple(
+            dict.fromkeys([*(w.id for w in facts.workloads), *(o.subject for o in outcomes)])
+        ),
         findings=findings,
         outcomes=outcomes,
         items=statuses,

@@ -176,3 +176,42 @@ def test_cli_metrics_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_text("not metrics at all {\n")
     assert CliRunner().invoke(main, ["metrics", str(bad)]).exit_code == 3
+
+
+def test_check_probe_links_the_server_and_reports_runtime_outcomes(server: str) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "check",
+            "tests/fixtures/manifests/probe",
+            "--probe",
+            server + "/ok",
+            "--probe-window",
+            "0.2s",
+            "--format",
+            "json",
+            "--exit-zero",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    runtime = [o for o in data["outcomes"] if o["rule"].startswith("runtime-")]
+    assert {o["subject"] for o in runtime} == {"Deployment/default/tiny-llama/vllm"}
+    assert len(runtime) == 7
+    assert {o["outcome"] for o in runtime} <= {"passed", "failed", "unknown", "not_applicable"}
+
+
+def test_check_probe_of_a_broken_server_is_an_input_error(server: str) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "check",
+            "tests/fixtures/manifests/probe",
+            "--probe",
+            server + "/err",
+            "--probe-window",
+            "0.1s",
+        ],
+    )
+    assert result.exit_code == 3
+    assert f"{server}/err/metrics: error: HTTP 503 from /metrics [probe-status]" in result.stderr
