@@ -189,20 +189,6 @@ def services_for(
     return index.service_index.matching(owner, pod_labels)
 
 
-def selecting(
-    objects: list[K8sObject], owner: K8sObject, labels: Mapping[str, str], *path: str
-) -> list[K8sObject]:
-    """Objects in the owner's namespace whose selector at `path` matches the labels."""
-    found = []
-    for obj in objects:
-        if not obj.same_namespace(owner):
-            continue
-        selector = spec_selector(obj, *path)
-        if selector is not None and selector.matches(labels):
-            found.append(obj)
-    return found
-
-
 def scale_target_matches(scaler: K8sObject, owner: K8sObject) -> bool:
     target = scaler.node.at("spec", "scaleTargetRef")
     if target is None or not namespaces_match(scaler.namespace, owner.namespace):
