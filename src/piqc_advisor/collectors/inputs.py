@@ -7,7 +7,7 @@ import gc
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from piqc_advisor.collectors.yaml_source import Document, Problem, parse_documents
@@ -25,6 +25,21 @@ class InputFile:
 
     path: str
     text: str
+
+
+@dataclass(frozen=True)
+class PendingFile:
+    """A file found by the walk and not read yet: where it is, its name for the user, its size."""
+
+    path: str
+    shown: str
+    size: int
+
+    def read(self, limit: int) -> InputFile | Problem:
+        return _read_file(self.path, self.shown, self.size, limit)
+
+
+Planned = InputFile | Problem | PendingFile
 
 
 def _display(path: str) -> str:
@@ -121,7 +136,7 @@ class _Walker:
         self.seen_dirs: set[tuple[int, int]] = set()
         self.stdin_read = False
 
-    def path(self, given: str) -> Iterator[InputFile | Problem]:
+    def path(self, given: str) -> Iterator[Planned]:
         if given == "-":
             if not self.stdin_read:
                 self.stdin_read = True
@@ -138,17 +153,17 @@ class _Walker:
         else:
             yield from self.file(given, shown, info)
 
-    def file(self, path: str, shown: str, info: os.stat_result) -> Iterator[InputFile | Problem]:
+    def file(self, path: str, shown: str, info: os.stat_result) -> Iterator[Planned]:
         identity = (info.st_dev, info.st_ino)
         if identity in self.seen_files:
             return
         self.seen_files.add(identity)
         size = info.st_size if stat.S_ISREG(info.st_mode) else 0
-        yield _read_file(path, shown, size, self.limit)
+        yield PendingFile(path, shown, size)
 
     def directory(
         self, path: str, info: os.stat_result, ancestors: tuple[tuple[int, int], ...]
-    ) -> Iterator[InputFile | Problem]:
+    ) -> Iterator[Planned]:
         identity = (info.st_dev, info.st_ino)
         if identity in ancestors:
             shown = _display(path)
@@ -195,6 +210,15 @@ def discover(
     entries; "-" reads standard input once. Symbolic links are followed, and
     loops among them are reported rather than followed forever.
     """
+    for item in plan(paths, max_file_bytes):
+        yield item.read(max_file_bytes) if isinstance(item, PendingFile) else item
+
+
+def plan(paths: Sequence[str], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Iterator[Planned]:
+    """The walk of `discover` without reading files: they come as PendingFile, in order.
+
+    Standard input is read here (it can be read only once, by this process).
+    """
     walker = _Walker(max_file_bytes)
     for given in paths:
         yield from walker.path(given)
@@ -211,12 +235,22 @@ def read_all(
     and collections over the growing set of kept documents would otherwise cost
     about as much as the parsing itself on large inputs.
     """
+    return read_planned(plan(paths, max_file_bytes), max_file_bytes, on_file)
+
+
+def read_planned(
+    items: Iterable[Planned],
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    on_file: Callable[[InputFile, list[Document]], None] | None = None,
+) -> tuple[list[Document], list[Problem]]:
+    """Read and parse planned inputs, in order, like `read_all` (collector paused)."""
     documents: list[Document] = []
     problems: list[Problem] = []
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for item in discover(paths, max_file_bytes):
+        for planned in items:
+            item = planned.read(max_file_bytes) if isinstance(planned, PendingFile) else planned
             if isinstance(item, Problem):
                 problems.append(item)
                 continue

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from piqc_advisor.collectors.inputs import InputFile, read_all
+from piqc_advisor.collectors import sharding
+from piqc_advisor.collectors.inputs import InputFile, Planned, plan, read_planned
 from piqc_advisor.collectors.kubernetes.crds import CRD_ADAPTERS
-from piqc_advisor.collectors.kubernetes.objects import PASSIVE_KINDS, objects_from_documents
+from piqc_advisor.collectors.kubernetes.objects import (
+    PASSIVE_KINDS,
+    K8sObject,
+    objects_from_documents,
+)
 from piqc_advisor.collectors.kubernetes.relations import RelatedIndex
 from piqc_advisor.collectors.kubernetes.templates import (
     CORE_ADAPTERS,
@@ -15,10 +21,12 @@ from piqc_advisor.collectors.kubernetes.templates import (
     PodTemplate,
     generic_templates,
 )
-from piqc_advisor.collectors.kubernetes.workloads import build_workloads
+from piqc_advisor.collectors.kubernetes.workloads import build_workloads, unique_ids
+from piqc_advisor.collectors.tree import NodeContext
 from piqc_advisor.collectors.yaml_source import Document, Problem
 from piqc_advisor.evaluation.waivers import Waiver, WaiverNote, inline_waivers
 from piqc_advisor.facts.store import FactStore
+from piqc_advisor.facts.workload import Workload
 
 ADAPTERS = {**CORE_ADAPTERS, **CRD_ADAPTERS}
 RELATED_KINDS: frozenset[str] = frozenset(
@@ -42,11 +50,25 @@ RELATED_KINDS: frozenset[str] = frozenset(
         "PriorityClass",
     }
 )
+# Kinds that workloads of other files may need: related objects and what adapters look up.
+SHARED_KINDS: frozenset[str] = RELATED_KINDS | {
+    "ServingRuntime",
+    "ClusterServingRuntime",
+    "OpenModel",
+}
 DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
 
 
-def scan(paths: Sequence[str], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> FactStore:
+def scan(
+    paths: Sequence[str],
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    workers: int | None = None,
+) -> FactStore:
     """Read every input and return the facts; unreadable parts become problems, never errors.
+
+    Large inputs are split into contiguous shards of files scanned by forked processes
+    (`workers`, default: the usable cores, or PIQC_WORKERS); the result is the same as a
+    scan in one process (see collectors/sharding.py).
 
     The cyclic garbage collector is paused for the scan: everything built here is acyclic
     and lives until the scan ends, and on 10,000 files the collector's passes over the
@@ -55,13 +77,48 @@ def scan(paths: Sequence[str], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> 
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _scan(paths, max_file_bytes)
+        items = list(plan(paths, max_file_bytes))
+        shards = sharding.split(items, sharding.worker_count(workers))
+        results = sharding.run_shards(
+            shards,
+            lambda shard: _read_shard(shard, max_file_bytes),
+            _shared_objects,
+            _finish_shard,
+        )
+        if results is None:
+            results = [_finish_shard(_read_shard(items, max_file_bytes), [])]
+        return _merge(results)
     finally:
         if collecting:
             gc.enable()
 
 
-def _scan(paths: Sequence[str], max_file_bytes: int) -> FactStore:
+@dataclass
+class ShardState:
+    """One shard after reading: its documents' objects and what was found on the way."""
+
+    objects: list[K8sObject]
+    contexts: list[NodeContext]
+    problems: list[Problem]
+    inputs: list[str]
+    waivers: list[Waiver] = field(default_factory=list)
+    notes: list[WaiverNote] = field(default_factory=list)
+
+
+@dataclass
+class ShardResult:
+    """One shard's facts, before the shards are merged."""
+
+    workloads: list[Workload]
+    problems: list[Problem]
+    inputs: list[str]
+    objects: int
+    not_understood: list[str]
+    waivers: list[Waiver]
+    notes: list[WaiverNote]
+
+
+def _read_shard(items: Sequence[Planned], max_file_bytes: int) -> ShardState:
     waivers: list[Waiver] = []
     notes: list[WaiverNote] = []
 
@@ -70,13 +127,33 @@ def _scan(paths: Sequence[str], max_file_bytes: int) -> FactStore:
         waivers.extend(more)
         notes.extend(trouble)
 
-    documents, problems = read_all(paths, max_file_bytes=max_file_bytes, on_file=comments)
+    documents, problems = read_planned(items, max_file_bytes, on_file=comments)
     objects, object_problems, contexts = objects_from_documents(documents)
-    problems = [*problems, *object_problems]
-    context = AdapterContext(objects)
+    inputs = sorted({d.path for d in documents})
+    return ShardState(objects, contexts, [*problems, *object_problems], inputs, waivers, notes)
+
+
+def _shared_objects(state: ShardState) -> list[K8sObject]:
+    return [obj for obj in state.objects if obj.kind in SHARED_KINDS]
+
+
+def _finish_shard(state: ShardState, others: Sequence[Sequence[K8sObject] | None]) -> ShardResult:
+    """Workloads of this shard's objects, related to the objects of every shard.
+
+    `others` holds the shared objects of the other shards in shard order, with this
+    shard's place marked by None, so lookups see objects in input order.
+    """
+    if others:
+        everything: list[K8sObject] = []
+        for part in others:
+            everything.extend(state.objects if part is None else part)
+    else:
+        everything = state.objects
+    problems = list(state.problems)
+    context = AdapterContext(everything)
     templates: list[PodTemplate] = []
     not_understood: list[str] = []
-    for obj in objects:
+    for obj in state.objects:
         adapter = ADAPTERS.get(obj.kind)
         if adapter is None:
             if obj.kind in RELATED_KINDS or obj.kind in PASSIVE_KINDS:
@@ -109,8 +186,14 @@ def _scan(paths: Sequence[str], max_file_bytes: int) -> FactStore:
                     f"could not read {obj.kind} {obj.name!r}: {type(exc).__name__}: {exc}",
                 )
             )
-    workloads = build_workloads(templates, RelatedIndex.build(objects))
-    for ctx in contexts:
+    workloads = build_workloads(templates, RelatedIndex.build(everything), unique=False)
+    # Objects of other shards were read here too; wrong types found in them are reported
+    # by whichever shard met them (the merge drops repeats).
+    contexts = {id(c): c for c in state.contexts}
+    for part in others:
+        for obj in part or ():
+            contexts.setdefault(id(obj.node.context), obj.node.context)
+    for ctx in contexts.values():
         for issue in ctx.issues:
             problems.append(
                 Problem(
@@ -122,14 +205,28 @@ def _scan(paths: Sequence[str], max_file_bytes: int) -> FactStore:
                     issue.message,
                 )
             )
+    return ShardResult(
+        workloads,
+        problems,
+        state.inputs,
+        len(state.objects),
+        not_understood,
+        state.waivers,
+        state.notes,
+    )
+
+
+def _merge(results: Sequence[ShardResult]) -> FactStore:
+    workloads = [w for r in results for w in r.workloads]
+    workloads.sort(key=lambda w: (w.source.path, w.source.line, w.id))
+    problems = [p for r in results for p in r.problems]
     problems.sort(key=lambda p: (p.path, p.line or 0, p.col or 0, p.code, p.message))
-    inputs = sorted({d.path for d in documents})
     return FactStore(
-        workloads=tuple(workloads),
+        workloads=tuple(unique_ids(workloads)),
         problems=tuple(dict.fromkeys(problems)),
-        inputs=tuple(inputs),
-        objects=len(objects),
-        not_understood=tuple(not_understood),
-        inline_waivers=tuple(waivers),
-        waiver_notes=tuple(notes),
+        inputs=tuple(sorted({path for r in results for path in r.inputs})),
+        objects=sum(r.objects for r in results),
+        not_understood=tuple(key for r in results for key in r.not_understood),
+        inline_waivers=tuple(w for r in results for w in r.waivers),
+        waiver_notes=tuple(n for r in results for n in r.notes),
     )

@@ -184,9 +184,13 @@ def _pool_selector(pool: K8sObject) -> relations.Selector | None:
 
 
 def build_workloads(
-    templates: Sequence[PodTemplate], index: relations.RelatedIndex
+    templates: Sequence[PodTemplate], index: relations.RelatedIndex, unique: bool = True
 ) -> list[Workload]:
-    """One Workload per pod template, with the GPUs of a whole replica group worked out."""
+    """One Workload per pod template, with the GPUs of a whole replica group worked out.
+
+    With `unique` False the ids are left as built, for a caller that merges several lists
+    and makes the ids unique over all of them (`unique_ids`).
+    """
     gpu_totals: dict[str, int] = {}
     built: list[tuple[PodTemplate, dict[str, Any]]] = []
     for template in templates:
@@ -205,10 +209,10 @@ def build_workloads(
             gpus = parts["accelerator"].count if parts["accelerator"] is not None else None
         workloads.append(Workload(gpus_per_replica=gpus, **parts))
     workloads.sort(key=lambda w: (w.source.path, w.source.line, w.id))
-    return _unique_ids(workloads)
+    return unique_ids(workloads) if unique else workloads
 
 
-def _unique_ids(workloads: list[Workload]) -> list[Workload]:
+def unique_ids(workloads: list[Workload]) -> list[Workload]:
     """The same object declared in two files gets its file in the id, so subjects stay distinct."""
     counts: dict[str, int] = {}
     for workload in workloads:
