@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -77,18 +78,29 @@ class Output:
 
 def dump_json(data: Any) -> str:
     """Stable, readable JSON: sorted keys are not used, insertion order is the contract."""
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return _dumps(data, indent=True) + "\n"
 
 
 def dump_json_for(stream: TextIO, data: Any) -> str:
-    """Indented JSON for a person at a terminal; one compact line for pipes and files.
+    """Indented JSON for a person at a terminal; one compact line for pipes and files."""
+    return _dumps(data, indent=stream.isatty()) + "\n"
 
-    Python's indenting encoder is pure Python and several times slower than the compact
-    one, which matters for the facts of thousands of manifests (docs/benchmarks.md).
+
+def _dumps(data: Any, indent: bool) -> str:
+    """JSON text as json.dumps(ensure_ascii=False) writes it, by orjson where it can.
+
+    Python's own encoder writes indented JSON in pure Python; on the reports and facts of
+    thousands of manifests that took seconds (docs/benchmarks.md). orjson's text differs only
+    in spelling small exponents (0.00001 for 1e-05) and in writing NaN and infinities, which
+    JSON cannot hold, as null. What orjson refuses (integers over 64 bits, keys that are not
+    strings) is written by json.
     """
-    if stream.isatty():
-        return dump_json(data)
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+    try:
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2 if indent else 0).decode("utf-8")
+    except (TypeError, orjson.JSONEncodeError):
+        if indent:
+            return json.dumps(data, indent=2, ensure_ascii=False)
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def _escape(text: str) -> str:
