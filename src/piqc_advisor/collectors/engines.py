@@ -20,6 +20,7 @@ from piqc_advisor.collectors.command_line import (
     find_vllm_invocation,
 )
 from piqc_advisor.collectors.container_view import ContainerView, EnvVar
+from piqc_advisor.collectors.image_ref import split_image
 from piqc_advisor.collectors.vllm_args import (
     VLLM_FLAGS,
     VllmCommandLine,
@@ -98,11 +99,7 @@ _DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 
 def parse_image(ref: str) -> ImageRef:
     """Split ``[registry/]path[:tag][@digest]``; Docker Hub's host and ``library/`` dropped."""
-    rest, _, digest = ref.strip().partition("@")
-    tag: str | None = None
-    last = rest.rsplit("/", 1)[-1]
-    if ":" in last:
-        rest, _, tag = rest.rpartition(":")
+    rest, tag, digest = split_image(ref.strip())
     parts = [p for p in rest.split("/") if p]
     registry: str | None = None
     if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
@@ -111,7 +108,7 @@ def parse_image(ref: str) -> ImageRef:
         registry = None
     if registry is None and len(parts) > 1 and parts[0] == "library":
         parts.pop(0)
-    return ImageRef(registry, "/".join(parts).lower(), tag or None, digest or None)
+    return ImageRef(registry, "/".join(parts).lower(), tag, digest)
 
 
 # Repository paths (matched as whole trailing path segments, so mirrors match too).

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from piqc_advisor.collectors.command_line import Token, effective_argv
 from piqc_advisor.collectors.container_view import ContainerView, EnvVar
+from piqc_advisor.collectors.image_ref import split_image
 from piqc_advisor.collectors.tree import Node, TypeIssue
 from piqc_advisor.facts.origin import Declared, Origin
 from piqc_advisor.facts.workload import Image, Probe, ResourceAmounts, SecretUse
@@ -165,21 +166,17 @@ def _line_in_block_script(node: Node, token: Token, cursors: dict[tuple[str, int
     return node.origin
 
 
-_DIGEST = re.compile(r"@(sha256:[0-9a-fA-F]{64})$")
+_DIGEST = re.compile(r"sha256:[0-9a-fA-F]{64}")
 
 
 def parse_image(ref: str, origin: Origin) -> Image:
-    """Split an image reference into repository, tag and digest (registry port aware)."""
-    digest_match = _DIGEST.search(ref)
-    digest = digest_match.group(1) if digest_match else None
-    rest = ref[: digest_match.start()] if digest_match else ref
-    if "@" in rest:
-        rest = rest.split("@", 1)[0]
-    last = rest.rsplit("/", 1)[-1]
-    tag = None
-    if ":" in last:
-        tag = last.split(":", 1)[1]
-        rest = rest[: len(rest) - len(tag) - 1]
+    """Split an image reference into repository, tag and digest (registry port aware).
+
+    Only a well-formed sha256 digest counts: anything else after `@` does not pin the image.
+    """
+    rest, tag, digest = split_image(ref)
+    if digest is not None and _DIGEST.fullmatch(digest) is None:
+        digest = None
     return Image(ref=ref, repository=rest, tag=tag, digest=digest, origin=origin)
 
 
