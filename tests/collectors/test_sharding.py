@@ -99,8 +99,10 @@ def test_objects_in_other_shards_are_related(
     Path("a-deployment.yaml").write_text(DEPLOYMENT)
     Path("z-related.yaml").write_text(RELATED)
     shards = sharding.split(
-        [PendingFile("a-deployment.yaml", "a-deployment.yaml", len(DEPLOYMENT))]
-        + [PendingFile("z-related.yaml", "z-related.yaml", len(RELATED))],
+        [
+            PendingFile("a-deployment.yaml", "a-deployment.yaml", len(DEPLOYMENT)),
+            PendingFile("z-related.yaml", "z-related.yaml", len(RELATED)),
+        ],
         2,
     )
     assert [[item.path for item in shard] for shard in shards] == [  # type: ignore[union-attr]
