@@ -1,4 +1,5 @@
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -273,3 +274,116 @@ def test_check_reports_modelspec_drift_with_evidence_in_the_manifest() -> None:
         "--exit-zero",
     )
     assert not [f for f in json.loads(out)["findings"] if f["rule"] == "modelspec-drift"]
+
+
+# ------------------------------------------------------------ check --prometheus --selector
+
+LLAMA = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: llama, namespace: llm}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: llama}}
+  template:
+    metadata: {labels: {app: llama}}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.10.1
+          args: [--model, meta-llama/Llama-3.1-8B-Instruct, --served-model-name, llama-3-8b,
+                 --max-num-seqs, "8"]
+"""
+
+
+@pytest.fixture
+def fake_prometheus() -> Iterator[str]:
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from tests.runtime.test_prometheus_source import FakePrometheus
+
+    FakePrometheus.answers, FakePrometheus.seen = {}, []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakePrometheus)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_check_prometheus_links_the_deployment_and_reports_its_replicas(
+    fake_prometheus: str, tmp_path: Path
+) -> None:
+    from tests.runtime.test_prometheus_source import SEL, SELECTOR, two_replicas
+
+    two_replicas()
+    (tmp_path / "llama.yaml").write_text(LLAMA)
+    code, out, err = run(
+        "check",
+        str(tmp_path),
+        "--prometheus",
+        fake_prometheus,
+        "--selector",
+        SEL,
+        "--format",
+        "json",
+        "--exit-zero",
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    runtime = {o["rule"]: o for o in data["outcomes"] if o["rule"].startswith("runtime-")}
+    subject = "Deployment/llm/llama/vllm"
+    assert {o["subject"] for o in runtime.values()} == {subject}
+    assert runtime["runtime-replica-imbalance"]["outcome"] == "failed"
+    assert runtime["runtime-kv-cache-pressure"] == {
+        "rule": "runtime-kv-cache-pressure",
+        "item": "GPU-005",
+        "subject": subject,
+        "outcome": "failed",
+        "reason": "instance 10.0.1.1:8000: KV-cache pressure: KV-cache usage reached 97%, "
+        "3 preemptions, up to 4 requests waiting (over a 300s window)",
+    }
+    # max-num-seqs 8 comes from the linked manifest, so batching collapse can be judged.
+    assert runtime["runtime-batching-collapse"]["outcome"] == "passed"
+    found = {f["rule"]: f for f in data["findings"] if f["rule"].startswith("runtime-")}
+    assert found["runtime-replica-imbalance"]["item"] == "NET-501"
+    assert found["runtime-replica-imbalance"]["message"].endswith(
+        f"[Prometheus {fake_prometheus} {SELECTOR}; playbook gpu-utilization]"
+    )
+    assert found["runtime-replica-imbalance"]["evidence"]["path"] == (
+        f"{fake_prometheus}/api/v1/query"
+    )
+
+
+def test_check_prometheus_that_cannot_be_read_is_an_input_error(fake_prometheus: str) -> None:
+    code, _, err = run(
+        "check",
+        "tests/fixtures/manifests/probe",
+        "--prometheus",
+        fake_prometheus,
+        "--selector",
+        'deployment="tiny-llama"',
+    )
+    assert code == 3
+    assert (
+        f'{fake_prometheus}/api/v1/query: no vLLM series match {{deployment="tiny-llama"}}' in err
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--prometheus", "http://127.0.0.1:9"], "--prometheus needs --selector"),
+        (["--selector", 'deployment="x"'], "--selector needs --prometheus URL"),
+        (["--prometheus", "http://127.0.0.1:9", "--selector", "x"], "expected a matcher"),
+        (
+            ["--prometheus", "http://127.0.0.1:9", "--selector", "a='b'", "--prometheus-window=0"],
+            "window 0.0s is not positive",
+        ),
+    ],
+)
+def test_check_prometheus_usage_errors(args: list[str], message: str) -> None:
+    code, _, err = run("check", "tests/fixtures/manifests/probe", *args)
+    assert code == 2
+    assert message in err

@@ -21,9 +21,10 @@ def test_facts_table_on_the_bundled_example(monkeypatch) -> None:  # type: ignor
     code, out, err = run("facts", "examples/vllm-llama-3.1-8b")
     assert code == 0 and err == ""
     assert out.splitlines() == [
-        "WORKLOAD                               ENGINE       MODEL                             TP   GPUS/REPLICA  REPLICAS  SOURCE",
-        "Deployment/inference/llama-31-8b/vllm  vllm 0.10.1  meta-llama/Llama-3.1-8B-Instruct  (1)  1             2         examples/vllm-llama-3.1-8b/deployment.yaml:3",
+        "WORKLOAD                               ENGINE       MODEL                             TP   GPUS/REPLICA  REPLICAS  SIZING            SOURCE",
+        "Deployment/inference/llama-31-8b/vllm  vllm 0.10.1  meta-llama/Llama-3.1-8B-Instruct  (1)  1             2         fits 4.1 x 8,192  examples/vllm-llama-3.1-8b/deployment.yaml:3",
         "4 objects in 3 files gave 1 workloads; 0 problems. Values in parentheses are engine defaults.",
+        "SIZING: max_model_len sequences the KV cache holds; details in --format json.",
     ]
 
 
@@ -91,3 +92,16 @@ def test_module_entry_point_runs_facts() -> None:
     )
     assert result.returncode == 0
     assert json.loads(result.stdout)["schema_version"] == 1
+
+
+def test_json_and_yaml_carry_the_sizing_block(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    monkeypatch.chdir(ROOT)
+    code, out, _ = run("facts", "examples/vllm-llama-3.1-8b", "--format", "json")
+    assert code == 0
+    sizing = json.loads(out)["workloads"][0]["sizing"]
+    picked = (sizing["status"], sizing["gpu"], sizing["kv_cache_tokens"], sizing["fits"])
+    assert picked == ("estimated", "L4", 33472, True)
+    code, out, _ = run("facts", "examples/vllm-llama-3.1-8b", "--format", "yaml")
+    assert code == 0 and yaml.safe_load(out)["workloads"][0]["sizing"] == sizing

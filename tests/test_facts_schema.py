@@ -216,3 +216,16 @@ def test_problems_from_unreadable_inputs_match_schema(tmp_path: Path) -> None:
     assert {"yaml-syntax", "binary-file", "not-an-object", "duplicate-key"} <= codes
     assert {"not-understood", "unreadable"} <= codes
     assert _errors(document) == []
+
+
+def test_sizing_block_is_checked(example: dict[str, Any]) -> None:
+    document, workload = _broken(example)
+    assert workload["sizing"]["status"] == "estimated"
+    workload["sizing"]["extra"] = 1
+    assert any(e.startswith("/workloads/0/sizing") for e in _errors(document))
+    workload["sizing"] = {"status": "unknown", "reason": "GPU type unknown"}
+    assert _errors(document) == []
+    workload["sizing"] = {"status": "guessed", "reason": "GPU type unknown"}
+    assert _errors(document)
+    del workload["sizing"]
+    assert _errors(document) == []  # optional in schema version 1

@@ -489,6 +489,8 @@ def facts(paths: tuple[str, ...], fmt: str, max_file_size: int) -> None:
             nl=False,
         )
     else:
+        from piqc_advisor.sizing.from_workload import sizing_cell, workload_sizing
+
         rows = []
         for w in store.workloads:
             engine = f"{w.engine.name} {w.engine.version or ''}".strip() if w.engine else "-"
@@ -501,17 +503,28 @@ def facts(paths: tuple[str, ...], fmt: str, max_file_size: int) -> None:
                     _serving_cell(w, "tensor_parallel_size"),
                     str(w.gpus_per_replica) if w.gpus_per_replica is not None else "-",
                     str(w.replicas.value) if w.replicas is not None else "(1)",
+                    sizing_cell(workload_sizing(w)),
                     w.source.short(),
                 )
             )
         Output().table(
             TextTable(
-                headers=("WORKLOAD", "ENGINE", "MODEL", "TP", "GPUS/REPLICA", "REPLICAS", "SOURCE"),
+                headers=(
+                    "WORKLOAD",
+                    "ENGINE",
+                    "MODEL",
+                    "TP",
+                    "GPUS/REPLICA",
+                    "REPLICAS",
+                    "SIZING",
+                    "SOURCE",
+                ),
                 rows=tuple(rows),
                 footer=(
                     f"{store.objects} objects in {len(store.inputs)} files gave "
                     f"{len(store.workloads)} workloads; {len(store.problems)} problems. "
                     "Values in parentheses are engine defaults.",
+                    "SIZING: max_model_len sequences the KV cache holds; details in --format json.",
                 ),
             )
         )
@@ -605,6 +618,28 @@ def _render(fmt: str, report: Report, catalog: Catalog) -> str:
 @click.option("--probe-window", default="10s", show_default=True, help="Time the samples span.")
 @click.option("--probe-samples", type=click.IntRange(1, 100), default=2, show_default=True)
 @click.option(
+    "--prometheus",
+    metavar="URL",
+    help="Also read deployments' replicas from this Prometheus and report their diagnoses.",
+)
+@click.option(
+    "--selector",
+    "selectors",
+    multiple=True,
+    metavar="SEL",
+    help='Label matchers of one deployment for --prometheus, e.g. namespace="llm",'
+    'deployment="llama"; repeatable.',
+)
+@click.option(
+    "--prometheus-window", default="5m", show_default=True, help="PromQL range of the rates."
+)
+@click.option(
+    "--replica-label",
+    default="instance",
+    show_default=True,
+    help="The label that tells replicas apart in Prometheus (instance, pod, ...).",
+)
+@click.option(
     "--answers",
     "answers_files",
     multiple=True,
@@ -634,6 +669,10 @@ def check_command(
     probe_urls: tuple[str, ...],
     probe_window: str,
     probe_samples: int,
+    prometheus: str | None,
+    selectors: tuple[str, ...],
+    prometheus_window: str,
+    replica_label: str,
     answers_files: tuple[Path, ...],
     baseline: Path | None,
     max_file_size: int,
@@ -689,6 +728,7 @@ def check_command(
         attested.update({item: a.note() for item, a in answers.items()})
         for answer_note in answer_notes:
             click.echo(answer_note, err=True)
+    _check_prometheus_options(prometheus, selectors, replica_label, prometheus_window)
     fingerprints: frozenset[str] = frozenset()
     if baseline is not None:
         fingerprints = _baseline_fingerprints(baseline)
@@ -710,6 +750,10 @@ def check_command(
             probes=probe_urls,
             probe_window=_duration(probe_window),
             probe_samples=probe_samples,
+            prometheus=prometheus,
+            prometheus_selectors=selectors,
+            prometheus_window=_duration(prometheus_window),
+            replica_label=replica_label,
         ),
     )
     click.echo(_render(fmt, report, catalog), nl=False)
@@ -736,6 +780,30 @@ def _baseline_fingerprints(path: Path) -> frozenset[str]:
         return frozenset(str(f["fingerprint"]) for f in data["findings"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         _usage_error(f"{path}: not a piqc-advisor JSON report ({type(exc).__name__}: {exc})")
+
+
+def _check_prometheus_options(
+    prometheus: str | None, selectors: tuple[str, ...], replica_label: str, window: str
+) -> None:
+    """Usage errors of the --prometheus options before anything is read."""
+    from piqc_advisor.runtime.prometheus_source import (
+        SelectorError,
+        check_replica_label,
+        parse_selector,
+        promql_duration,
+    )
+
+    if prometheus and not selectors:
+        _usage_error("--prometheus needs --selector (which deployment's series)")
+    if selectors and not prometheus:
+        _usage_error("--selector needs --prometheus URL")
+    try:
+        for selector in selectors:
+            parse_selector(selector)
+        check_replica_label(replica_label)
+        promql_duration(_duration(window))
+    except SelectorError as exc:
+        _usage_error(str(exc))
 
 
 def _pause_gc_for_this_command() -> None:

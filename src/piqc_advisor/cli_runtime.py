@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,23 @@ import click
 
 from piqc_advisor.collectors.prometheus_text import DEFAULT_MAX_BYTES
 from piqc_advisor.runtime.analysis import ServerAnalysis, analyse, diagnosis_table, signal_table
+from piqc_advisor.runtime.fleet_checks import (
+    FleetAnalysis,
+    analyse_fleet,
+    fleet_table,
+    replica_table,
+)
+from piqc_advisor.runtime.fleet_checks import diagnosis_table as fleet_diagnosis_table
 from piqc_advisor.runtime.probe import FetchError, ProbeOptions, probe
+from piqc_advisor.runtime.prometheus_source import (
+    DEFAULT_REPLICA_LABEL,
+    Selector,
+    SelectorError,
+    check_replica_label,
+    parse_selector,
+    promql_duration,
+    read_fleet,
+)
 from piqc_advisor.runtime.snapshot import read_snapshot_file
 from piqc_advisor.terminal import Output
 
@@ -44,20 +61,31 @@ _max_num_seqs = click.option(
 _exit_zero = click.option("--exit-zero", is_flag=True, help="Exit 0 even when a rule diagnoses.")
 
 
-def _emit(results: list[ServerAnalysis], fmt: str, exit_zero: bool) -> None:
+def _emit(results: list[ServerAnalysis], fmt: str, fleets: Sequence[FleetAnalysis] = ()) -> bool:
+    """Print servers (and fleets read from Prometheus); True when a rule diagnosed."""
+    if not results and not fleets:
+        return False
     out = Output()
     if fmt == "json":
-        out.json({"servers": [r.to_json() for r in results]})
+        data: dict[str, Any] = {"servers": [r.to_json() for r in results]}
+        if fleets:
+            data["prometheus"] = [f.to_json() for f in fleets]
+        out.json(data)
     else:
         for result in results:
             out.table(signal_table(result))
             out.table(diagnosis_table(result))
+        for fleet in fleets:
+            out.table(fleet_table(fleet))
+            out.table(replica_table(fleet))
+            out.table(fleet_diagnosis_table(fleet))
     for result in results:
         for problem in result.problems:
             where = f"{problem.path}:{problem.line}" if problem.line else problem.path
             click.echo(f"{where}: {problem.severity}: {problem.message}", err=True)
-    if not exit_zero and any(d.outcome == "diagnosed" for r in results for d in r.diagnoses):
-        sys.exit(EXIT_DIAGNOSED)
+    return any(d.outcome == "diagnosed" for r in results for d in r.diagnoses) or any(
+        f.diagnosed for f in fleets
+    )
 
 
 @click.command("metrics")
@@ -91,7 +119,8 @@ def metrics_command(
                 where = f"{p.path}:{p.line}" if p.line else p.path
                 click.echo(f"{where}: {p.severity}: {p.message}", err=True)
         sys.exit(EXIT_INPUT_ERROR)
-    _emit([result], fmt, exit_zero)
+    if _emit([result], fmt) and not exit_zero:
+        sys.exit(EXIT_DIAGNOSED)
 
 
 def _token(token_env: str | None, token_file: Path | None) -> str | None:
@@ -111,8 +140,12 @@ def _token(token_env: str | None, token_file: Path | None) -> str | None:
 
 
 @click.command("probe")
-@click.argument("urls", nargs=-1, required=True)
-@click.option("--window", default="30s", show_default=True, help="Time the samples span.")
+@click.argument("urls", nargs=-1)
+@click.option(
+    "--window",
+    default=None,
+    help="Time the samples span [default: 30s], or the PromQL range with --prometheus [5m].",
+)
 @click.option("--samples", type=click.IntRange(min=1, max=1000), default=3, show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
 @click.option(
@@ -122,12 +155,31 @@ def _token(token_env: str | None, token_file: Path | None) -> str | None:
 @click.option("--token-file", type=click.Path(path_type=Path), help="Bearer token from a file.")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates.")
 @click.option("--ca-file", type=click.Path(exists=True, path_type=Path), help="CA bundle.")
+@click.option(
+    "--prometheus",
+    metavar="URL",
+    help="Read the replicas of a deployment from this Prometheus (HTTP API) instead of /metrics.",
+)
+@click.option(
+    "--selector",
+    "selectors",
+    multiple=True,
+    metavar="SEL",
+    help='Label matchers of one deployment\'s series, e.g. namespace="llm",deployment="llama"; '
+    "repeatable (one deployment each).",
+)
+@click.option(
+    "--replica-label",
+    default=DEFAULT_REPLICA_LABEL,
+    show_default=True,
+    help="The label that tells replicas apart (instance, pod, ...).",
+)
 @_max_num_seqs
 @_format
 @_exit_zero
 def probe_command(
     urls: tuple[str, ...],
-    window: str,
+    window: str | None,
     samples: int,
     timeout: float,
     max_bytes: int,
@@ -135,6 +187,9 @@ def probe_command(
     token_file: Path | None,
     insecure: bool,
     ca_file: Path | None,
+    prometheus: str | None,
+    selectors: tuple[str, ...],
+    replica_label: str,
     max_num_seqs: int | None,
     fmt: str,
     exit_zero: bool,
@@ -144,8 +199,25 @@ def probe_command(
     Each URL is a server's base (http://host:8000). /metrics is read once per sample; /version,
     /v1/models, /health, /load and /server_info once. The token is sent as a bearer token and
     never printed; redirects to another host are refused.
+
+    With --prometheus URL --selector SEL, every replica of the deployment SEL picks is read with
+    PromQL instead (rates, latency percentiles per replica and for the fleet, replica
+    imbalance); URLs are then optional and the token goes to Prometheus too.
     """
-    seconds = parse_duration(window)
+    if not urls and not prometheus:
+        raise click.UsageError("give server URLs, or --prometheus URL with --selector")
+    if prometheus and not selectors:
+        raise click.UsageError("--prometheus needs --selector (which deployment's series)")
+    if selectors and not prometheus:
+        raise click.UsageError("--selector needs --prometheus URL")
+    parsed: list[Selector] = []
+    try:
+        parsed = [parse_selector(s) for s in selectors]
+        check_replica_label(replica_label)
+        if prometheus:
+            promql_duration(parse_duration(window or "5m"))
+    except SelectorError as exc:
+        raise click.UsageError(str(exc)) from None
     if insecure and ca_file:
         raise click.UsageError("give --insecure or --ca-file, not both")
     options = ProbeOptions(
@@ -155,6 +227,33 @@ def probe_command(
         str(ca_file) if ca_file else not insecure,
     )
     configured: dict[str, Any] = {"max_num_seqs": max_num_seqs} if max_num_seqs else {}
+    seconds = parse_duration(window or "30s")
+    results, failed = _probe_urls(urls, options, samples, seconds, configured)
+    fleets: list[FleetAnalysis] = []
+    if prometheus:
+        seconds = parse_duration(window or "5m")
+        for selector in parsed:
+            try:
+                values = read_fleet(prometheus, selector, seconds, options, replica_label)
+            except FetchError as exc:
+                click.echo(f"error: {exc}", err=True)
+                failed = True
+                continue
+            fleets.append(analyse_fleet(values, configured))
+    diagnosed = _emit(results, fmt, fleets)
+    if failed:
+        sys.exit(EXIT_INPUT_ERROR)
+    if diagnosed and not exit_zero:
+        sys.exit(EXIT_DIAGNOSED)
+
+
+def _probe_urls(
+    urls: tuple[str, ...],
+    options: ProbeOptions,
+    samples: int,
+    seconds: float,
+    configured: dict[str, Any],
+) -> tuple[list[ServerAnalysis], bool]:
     show = sys.stderr.isatty()
     results: list[ServerAnalysis] = []
     failed = False
@@ -177,12 +276,4 @@ def probe_command(
             failed = True
             continue
         results.append(result)
-    if results:
-        try:
-            _emit(results, fmt, exit_zero)
-        except SystemExit:
-            if failed:
-                sys.exit(EXIT_INPUT_ERROR)
-            raise
-    if failed:
-        sys.exit(EXIT_INPUT_ERROR)
+    return results, failed

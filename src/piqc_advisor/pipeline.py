@@ -36,6 +36,10 @@ class CheckOptions:
     probes: tuple[str, ...] = ()
     probe_window: float = 10.0
     probe_samples: int = 2
+    prometheus: str | None = None
+    prometheus_selectors: tuple[str, ...] = ()
+    prometheus_window: float = 300.0
+    replica_label: str = "instance"
     baseline: frozenset[str] = frozenset()
 
 
@@ -96,6 +100,23 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
         outcomes = (*outcomes, *servers.outcomes)
         rule_names += [name for name in OTHER_RULE_ITEMS if name.startswith("runtime-")]
         problems = (*problems, *servers.problems)
+    if options.prometheus:
+        from piqc_advisor.runtime.fleet_checks import check_fleets
+        from piqc_advisor.runtime.probe import ProbeOptions
+
+        fleets = check_fleets(
+            options.prometheus,
+            options.prometheus_selectors,
+            facts.workloads,
+            catalog,
+            ProbeOptions(),
+            options.prometheus_window,
+            options.replica_label,
+        )
+        raw_findings = tuple(sorted((*raw_findings, *fleets.findings), key=Finding.sort_key))
+        outcomes = (*outcomes, *fleets.outcomes)
+        rule_names += [n for n in OTHER_RULE_ITEMS if n.startswith("runtime-")]
+        problems = (*problems, *fleets.problems)
     waivers = [*options.waivers, *facts.inline_waivers]
     notes = list(facts.waiver_notes)
     from_annotations, annotation_notes = annotation_waivers(facts.workloads)

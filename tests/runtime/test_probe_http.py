@@ -12,6 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from piqc_advisor.cli import main
+from piqc_advisor.rules.runtime import RUNTIME_RULES
+from piqc_advisor.runtime.drift import DRIFT_RULE
 from piqc_advisor.runtime.probe import FetchError, ProbeOptions, Prober, probe
 
 CAPTURES = Path("/work/shared/reference/vllm-cpu/captures")
@@ -197,7 +199,8 @@ def test_check_probe_links_the_server_and_reports_runtime_outcomes(server: str) 
     data = json.loads(result.stdout)
     runtime = [o for o in data["outcomes"] if o["rule"].startswith("runtime-")]
     assert {o["subject"] for o in runtime} == {"Deployment/default/tiny-llama/vllm"}
-    assert len(runtime) == 7
+    ours = [*(r.name for r in RUNTIME_RULES), DRIFT_RULE]  # one outcome each, in this order
+    assert [o["rule"] for o in runtime if o["rule"] in ours] == ours
     assert {o["outcome"] for o in runtime} <= {"passed", "failed", "unknown", "not_applicable"}
 
 
@@ -215,3 +218,72 @@ def test_check_probe_of_a_broken_server_is_an_input_error(server: str) -> None:
     )
     assert result.exit_code == 3
     assert f"{server}/err/metrics: error: HTTP 503 from /metrics [probe-status]" in result.stderr
+
+
+def test_check_probe_reports_drift_from_the_linked_manifest(server: str) -> None:
+    manifest = "tests/runtime/fixtures/drift/probe.yaml"
+    result = CliRunner().invoke(
+        main,
+        [
+            "check",
+            manifest,
+            "--probe",
+            server + "/ok",
+            "--probe-window",
+            "0.2s",
+            "--format",
+            "json",
+            "--exit-zero",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    drift = [f for f in data["findings"] if f["rule"] == DRIFT_RULE]
+    assert [(f["item"], f["subject"], f["message"], f["evidence"]) for f in drift] == [
+        (
+            "SRV-017",
+            "Deployment/default/tiny-llama/vllm",
+            f"max_model_len: the server runs 512 ({server}/ok/v1/models max_model_len), the "
+            f"manifests declare 1024 (--max-model-len at {manifest}:20) "
+            f"[server {server}/ok; playbook training-serving-skew]",
+            {
+                "path": manifest,
+                "line": 20,
+                "col": 15,
+                "pointer": "/spec/template/spec/containers/0/args/2",
+            },
+        )
+    ]
+    outcomes = [o for o in data["outcomes"] if o["rule"] == DRIFT_RULE]
+    assert [(o["outcome"], o["reason"]) for o in outcomes] == [
+        ("failed", "differs from the manifests: max_model_len")
+    ]
+
+
+def test_check_probe_drift_is_unknown_for_a_setting_the_server_hides(server: str) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "check",
+            "tests/fixtures/manifests/probe",
+            "--probe",
+            server + "/ok",
+            "--probe-window",
+            "0.2s",
+            "--format",
+            "json",
+            "--exit-zero",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    outcomes = [o for o in data["outcomes"] if o["rule"] == DRIFT_RULE]
+    assert [(o["outcome"], o["reason"]) for o in outcomes] == [
+        (
+            "unknown",
+            "max_num_seqs: the manifests declare 4 (--max-num-seqs at "
+            "tests/fixtures/manifests/probe/tiny-llama.yaml:17), the server does not report it: "
+            f"{server}/ok/server_info was not served (vLLM serves it only with "
+            "VLLM_SERVER_DEV_MODE=1); equal: served_model_name",
+        )
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import shutil
 import subprocess
@@ -11,9 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from piqc_advisor.cli import main
 from piqc_advisor.rules.runtime import MetricFacts, diagnose
+from piqc_advisor.runtime.fleet_checks import analyse_fleet
 from piqc_advisor.runtime.probe import ProbeOptions, Prober, probe, read_identity, scrape
+from piqc_advisor.runtime.prometheus_source import parse_selector, read_fleet
 from piqc_advisor.runtime.promql import instant_query
 from piqc_advisor.runtime.signals import compute_signals, make_view
 from piqc_advisor.runtime.snapshot import Snapshot
@@ -200,3 +206,123 @@ def test_prometheus_sees_the_same_counts(vllm: str, prometheus: str) -> None:
     assert rate and rate[0].value >= 0
     with httpx.Client(trust_env=False) as client:
         assert client.get(f"{prometheus}/api/v1/targets").status_code == 200
+
+
+# vLLM 0.32's bucket bounds (shared/reference/vllm-0.32-metrics.tsv), +Inf left out.
+E2E_BOUNDS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0)
+TTFT_BOUNDS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
+ITL_BOUNDS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0)
+SELECTOR = 'deployment="tiny-llama"'
+
+
+def _bucket_above(bounds: tuple[float, ...], value: float) -> float:
+    """The upper bound of the bucket a value falls in: a histogram quantile never exceeds it."""
+    return next(b for b in bounds if b >= value)
+
+
+def _prometheus_total(prometheus: str, want: float, timeout: float = 30) -> float:
+    """sum(vllm:request_success_total) once Prometheus has scraped `want` (or the last seen)."""
+    deadline = time.monotonic() + timeout
+    seen = -1.0
+    while time.monotonic() < deadline:
+        total = instant_query(prometheus, f"sum(vllm:request_success_total{{{SELECTOR}}})")
+        seen = total[0].value if total else -1.0
+        if seen == want:
+            break
+        time.sleep(0.5)
+    return seen
+
+
+def test_prometheus_source_agrees_with_the_load(vllm: str, prometheus: str) -> None:
+    deadline = time.monotonic() + 60
+    while not instant_query(prometheus, f"up{{{SELECTOR}}}"):
+        assert time.monotonic() < deadline, "Prometheus never scraped the vLLM server"
+        time.sleep(0.5)
+    # Earlier tests' requests must be scraped before the window starts: it holds only ours.
+    before = compute_signals([_snapshot()])["requests-per-second"].value["requests"]
+    assert _prometheus_total(prometheus, before) == before
+    start = time.time()
+    time.sleep(3.0)  # scrapes inside the window before the first request
+    sent = [complete(vllm, MODEL, max_tokens=8) for _ in range(6)]
+    sent += [complete(vllm, MODEL, max_tokens=12, stream=True) for _ in range(4)]
+    assert all(r.status == 200 for r in sent), [r.error for r in sent]
+    n, generated = len(sent), sum(r.completion_tokens for r in sent)
+    prompt = sum(r.prompt_tokens for r in sent)
+    assert generated == 6 * 8 + 4 * 12
+    time.sleep(1.0)  # the engine publishes its stats at the next step
+    # Exact: Prometheus' counter moved by exactly the requests sent.
+    assert _prometheus_total(prometheus, before + n) == before + n
+    time.sleep(3.0)  # scrapes inside the window after the last request
+    window = float(math.floor(time.time() - start))  # starts after `start`: only our load
+    values = read_fleet(prometheus, parse_selector(SELECTOR), window, ProbeOptions())
+    assert values.replicas == (f"127.0.0.1:{PORT}",)
+    assert values.models == (MODEL,)
+    # rate() x window is increase(): the exact count, scaled up by Prometheus' extrapolation
+    # of the sampled span (at least window - 2 scrape intervals of 1s) to the whole window.
+    stretch = window / (window - 2.0)
+
+    def counted(key: str) -> float:
+        rate = values.value(key)
+        assert rate is not None, values.read(key).reason
+        return rate * window
+
+    for key, exact in (
+        ("requests_per_s", n),
+        ("e2e_per_s", n),
+        ("ttft_per_s", n),
+        ("prompt_tokens_per_s", prompt),
+        ("generation_tokens_per_s", generated),
+        ("itl_per_s", generated - n),  # every token after a request's first
+    ):
+        assert exact - 1e-6 <= counted(key) <= exact * stretch + 1e-6, (key, counted(key), exact)
+    # Same scrapes, same extrapolation: ratios of counters are exact.
+    assert values.value("generation_tokens_per_request") == pytest.approx(generated / n)
+    assert values.value("prompt_tokens_per_request") == pytest.approx(prompt / n)
+    assert values.value("errors_per_s") == 0.0
+    assert values.value("aborts_per_s") == 0.0
+    assert values.value("failure_share") == 0.0
+    # Histogram quantiles: numbers, ordered, inside the buckets of what the client measured.
+    slowest = max(r.latency for r in sent)
+    first = [r.ttft if r.ttft is not None else r.latency for r in sent]
+    for prefix, bound in (
+        ("e2e", _bucket_above(E2E_BOUNDS, slowest)),
+        ("ttft", _bucket_above(TTFT_BOUNDS, max(first))),
+        ("itl", _bucket_above(ITL_BOUNDS, slowest)),
+    ):
+        p50, p95, p99 = (values.value(f"{prefix}_p{q}") for q in (50, 95, 99))
+        assert p50 is not None and p95 is not None and p99 is not None, prefix
+        assert 0 < p50 <= p95 <= p99 <= bound, (prefix, p50, p95, p99, bound)
+        assert values.value(f"{prefix}_p99", values.replicas[0]) == p99  # one replica
+    # The server's time of a request lies inside the client's time of it.
+    assert 0 < (values.value("e2e_mean") or 0) <= sum(r.latency for r in sent) / n
+    assert 0 < (values.value("ttft_mean") or 0) <= sum(first) / n
+    assert values.value("queue_time_p99") is not None
+    assert 0 <= (values.value("running_max") or 0) <= MAX_SEQS
+    assert 0 <= (values.value("kv_usage_max") or 0) <= 1
+    direct = compute_signals([_snapshot()])["kv-cache-policy"].value
+    assert values.value("prefix_caching_enabled") == float(direct["enable_prefix_caching"])
+    analysis = analyse_fleet(values, {"max_num_seqs": MAX_SEQS})
+    assert [(r.rule.name, r.outcome) for r in analysis.fleet] == [
+        ("runtime-replica-imbalance", "unknown")
+    ]
+    assert not [r for _, r in analysis.replicas if r.outcome == "error"]
+    # The CLI over the same Prometheus: JSON with the replica and the queries it ran.
+    result = CliRunner().invoke(
+        main,
+        [
+            "probe",
+            "--prometheus",
+            prometheus,
+            "--selector",
+            SELECTOR,
+            "--window",
+            f"{window:.0f}s",
+            "--format",
+            "json",
+            "--exit-zero",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    fleet = json.loads(result.stdout)["prometheus"][0]
+    assert fleet["replicas"] == [f"127.0.0.1:{PORT}"]
+    assert fleet["queries"][0].startswith("count by (__name__, instance, model_name)")

@@ -376,6 +376,8 @@ class Workload:
     related: tuple[ObjectRef, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
+        from piqc_advisor.sizing.from_workload import workload_sizing
+
         def opt(value: Any) -> Any:
             return value.to_json() if value is not None else None
 
@@ -396,6 +398,7 @@ class Workload:
             "arg_issues": [issue.to_json() for issue in self.arg_issues],
             "accelerator": opt(self.accelerator),
             "gpus_per_replica": self.gpus_per_replica,
+            "sizing": workload_sizing(self),
             "pods_per_replica": self.pods_per_replica,
             "replicas": opt(self.replicas),
             "probes": {key: opt(value) for key, value in self.probes.items()},

@@ -13,6 +13,7 @@ from piqc_advisor.rules import (
 )
 from piqc_advisor.rules.api import Rule
 from piqc_advisor.rules.runtime import RUNTIME_RULES
+from piqc_advisor.rules.runtime_fleet import FLEET_RULES
 
 ALL_RULES: tuple[Rule, ...] = (
     probes.readiness_probe_missing,
@@ -76,5 +77,7 @@ RULES_BY_NAME: dict[str, Rule] = {r.name: r for r in ALL_RULES}
 SPEC_DRIFT_RULE = "modelspec-drift"
 OTHER_RULE_ITEMS: dict[str, str] = {
     SPEC_DRIFT_RULE: "SRV-017",
+    "runtime-config-drift": "SRV-017",
     **{r.name: r.item for r in RUNTIME_RULES},
+    **{r.name: r.item for r in FLEET_RULES},
 }

@@ -9,6 +9,8 @@ from piqc_advisor.knowledge.reference_docs import GENERATED_NOTE
 from piqc_advisor.rules import ALL_RULES, OTHER_RULE_ITEMS
 from piqc_advisor.rules.api import Rule
 from piqc_advisor.rules.runtime import RUNTIME_RULES
+from piqc_advisor.rules.runtime_fleet import FLEET_RULES
+from piqc_advisor.runtime.drift import DRIFT_SUMMARY
 
 
 def _rule_page(catalog: Catalog, rule: Rule) -> str:
@@ -61,7 +63,9 @@ def render_rule_pages(catalog: Catalog) -> dict[str, str]:
         index.append(f"| [{rule.name}]({rule.name}.md) | {rule.item} | {rule.summary} |")
     index += ["", "## Rules over other subjects", "", "| rule | item | checks |", "|---|---|---|"]
     summaries = {r.name: r.summary for r in RUNTIME_RULES}
+    summaries.update({r.name: r.summary for r in FLEET_RULES})
     summaries["modelspec-drift"] = "A ModelSpec field differs from what the manifests declare."
+    summaries["runtime-config-drift"] = DRIFT_SUMMARY
     for name, item_id in OTHER_RULE_ITEMS.items():
         index.append(f"| {name} | [{item_id}](../items/{item_id}.md) | {summaries[name]} |")
     pages["rules/index.md"] = "\n".join(index) + "\n"

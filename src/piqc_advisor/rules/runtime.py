@@ -368,6 +368,149 @@ def idle_server(facts: MetricFacts, params: IdleParams) -> Iterator[RuntimeOutco
         )
 
 
+# --------------------------------------------------------------------------- slow prefill
+
+
+@dataclass(frozen=True)
+class PrefillParams:
+    """ttft_p95_s: TTFT p95 worth a look; max_s_per_1k_tokens: prefill s per 1k prompt tokens."""
+
+    ttft_p95_s: float = 1.0
+    max_s_per_1k_tokens: float = 0.5
+    prefill_share: float = 0.5
+    min_requests: float = 20
+
+
+@runtime_rule(
+    "runtime-slow-prefill",
+    "OBS-532",
+    "kv-cache-pressure",
+    "Time to first token is high and mostly prefill, slow for the prompt lengths served.",
+    PrefillParams(),
+)
+def slow_prefill(facts: MetricFacts, params: PrefillParams) -> Iterator[RuntimeOutcome]:
+    ttft_p95 = facts.value("ttft", "p95")
+    ttft_mean = facts.value("ttft", "mean")
+    count = facts.value("ttft", "count")
+    if ttft_p95 is None or ttft_mean is None:
+        yield Unknown("no time-to-first-token observations")
+        return
+    if count is None or count < params.min_requests:
+        yield NotApplicable(f"fewer than {params.min_requests:g} requests observed")
+        return
+    if ttft_p95 <= params.ttft_p95_s:
+        return
+    high = f"TTFT p95 {_fmt(ttft_p95)}s is high but"
+    prompt = facts.value("tokens-per-request", "prompt_mean")
+    if not prompt:
+        yield Unknown(f"{high} the prompt lengths are unknown (no vllm:request_prompt_tokens)")
+        return
+    prefill = facts.value("ttft", "prefill_mean")
+    queue = facts.value("queue-time", "mean")
+    if prefill is not None:
+        part = f"prefill mean {_fmt(prefill)}s"
+    elif queue is not None:
+        prefill = max(0.0, ttft_mean - queue)
+        part = f"TTFT minus queue time {_fmt(prefill)}s on average"
+    else:
+        yield Unknown(
+            f"{high} neither prefill time nor queue time is exported, so queueing cannot be "
+            "told from prefill"
+        )
+        return
+    share = prefill / ttft_mean if ttft_mean > 0 else 0.0
+    per_1k = prefill / prompt * 1000
+    if share < params.prefill_share or per_1k <= params.max_s_per_1k_tokens:
+        return  # mostly queueing (runtime-saturation), or long prompts at a normal speed
+    caching = facts.value("kv-cache-policy", "enable_prefix_caching")
+    advice = [
+        "raise --max-num-batched-tokens so that chunked prefill takes more of a prompt per step"
+    ]
+    if caching is None:
+        advice.append("use prefix caching if prompts share a prefix")
+    elif not caching:
+        advice.append("turn on prefix caching if prompts share a prefix")
+    advice.append("or serve long prompts with disaggregated prefill")
+    yield Diagnosis(
+        f"Slow prefill: TTFT p95 {_fmt(ttft_p95)}s; prefill is {_fmt(share * 100)}% of the "
+        f"mean TTFT {_fmt(ttft_mean)}s ({part}) for prompts of {prompt:.0f} tokens on "
+        f"average, {_fmt(per_1k)}s per 1k prompt tokens ({_observed(facts)}); " + ", ".join(advice),
+        ("ttft", "queue-time", "tokens-per-request", "kv-cache-policy"),
+    )
+
+
+# ---------------------------------------------------------------------------- slow decode
+
+
+@dataclass(frozen=True)
+class DecodeParams:
+    """itl_p95_s: tolerated inter-token latency p95 (s); busy_share: large-batch share."""
+
+    itl_p95_s: float = 0.1
+    min_tokens: float = 100
+    busy_share: float = 0.75
+    kv_full: float = 0.9
+
+
+@runtime_rule(
+    "runtime-slow-decode",
+    "OBS-533",
+    "kv-cache-pressure",
+    "Inter-token latency p95 above the limit; says whether the batch, KV or the GPU is why.",
+    DecodeParams(),
+)
+def slow_decode(facts: MetricFacts, params: DecodeParams) -> Iterator[RuntimeOutcome]:
+    p95 = facts.value("inter-token-latency", "p95")
+    count = facts.value("inter-token-latency", "count")
+    if p95 is None:
+        yield Unknown("no inter-token latency observations")
+        return
+    if count is None or count < params.min_tokens:
+        yield NotApplicable(f"fewer than {params.min_tokens:g} output tokens observed")
+        return
+    if p95 <= params.itl_p95_s:
+        return
+    usage = facts.value("kv-cache-usage", "max")
+    preempted = facts.value("kv-cache-usage", "preemptions") or 0
+    running = facts.value("effective-batch-size", "p95")
+    limit = facts.value("effective-batch-size", "configured_max")
+    if (usage is not None and usage >= params.kv_full) or preempted > 0:
+        shown = f"{_fmt(usage * 100)}%" if usage is not None else "unknown"
+        verdict = (
+            f"KV pressure (usage up to {shown}, {_fmt(preempted)} preemptions): preempted "
+            "sequences are recomputed; see runtime-kv-cache-pressure"
+        )
+    elif running is not None and limit and running >= params.busy_share * limit:
+        verdict = (
+            f"the batch is large (running p95 {_fmt(running)} of max-num-seqs {limit}): "
+            "every step carries many sequences; lower --max-num-seqs or add replicas to "
+            "trade throughput for token speed"
+        )
+    elif running is not None and limit and usage is not None:
+        verdict = (
+            f"the batch is small (running p95 {_fmt(running)} of max-num-seqs {limit}) and "
+            f"the KV cache has headroom (up to {_fmt(usage * 100)}%): the accelerator is slow "
+            "for this model (memory bandwidth, tensor-parallel traffic, --enforce-eager) or "
+            "long prefills share the decode steps (lower --max-num-batched-tokens)"
+        )
+    else:
+        missing = [
+            text
+            for text, absent in (
+                ("running requests are not exported", running is None),
+                ("max-num-seqs is unknown", not limit),
+                ("KV-cache usage is not exported", usage is None),
+            )
+            if absent
+        ]
+        verdict = "a large batch cannot be told from a slow GPU: " + ", ".join(missing)
+    yield Diagnosis(
+        f"Slow decode: inter-token latency p95 {_fmt(p95 * 1000)} ms, above "
+        f"{_fmt(params.itl_p95_s * 1000)} ms ({_observed(facts)}); {verdict}",
+        ("inter-token-latency", "effective-batch-size", "kv-cache-usage"),
+    )
+
+
 RUNTIME_RULES: tuple[RuntimeRule, ...] = (
     kv_cache_pressure,
     saturation,
@@ -376,6 +519,8 @@ RUNTIME_RULES: tuple[RuntimeRule, ...] = (
     error_rate,
     prefix_cache,
     idle_server,
+    slow_prefill,
+    slow_decode,
 )
 
 

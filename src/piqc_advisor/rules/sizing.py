@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from piqc_advisor.facts.origin import Origin
 from piqc_advisor.facts.workload import Workload
-from piqc_advisor.rules.accelerators import is_follower
 from piqc_advisor.rules.api import NotApplicable, Outcome, Unknown, Violation, evidence_for, rule
 from piqc_advisor.sizing.accelerators import resolve_gpu
-from piqc_advisor.sizing.architectures import Architecture, resolve_model
+from piqc_advisor.sizing.architectures import Architecture, ModelMatch, resolve_model
 from piqc_advisor.sizing.estimator import (
-    BIG_GPU_GIB,
+    FP8_FORMATS,
     Estimate,
     SizingInput,
     cheapest_tier,
     estimate,
     smallest_tp,
 )
-
-# The estimator follows vLLM's memory accounting; other engines split memory differently.
-SIZED_ENGINES = frozenset({"vllm"})
+from piqc_advisor.sizing.from_workload import (
+    Unsized,
+    follows_leader,
+    model_match,
+    serving_int,
+    serving_value,
+    sizing_request,
+)
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,7 @@ class _Subject:
     arch: Architecture
     name_quantization: str | None
     model_origin: Origin
-
-
-def _value(w: Workload, key: str) -> Any:
-    declared = w.serving.get(key)
-    return declared.value if declared is not None else w.effective.get(key)
+    match: ModelMatch
 
 
 def _origin(w: Workload, *keys: str) -> Origin:
@@ -45,77 +44,33 @@ def _origin(w: Workload, *keys: str) -> Origin:
     return evidence_for(w)
 
 
-def _int(w: Workload, key: str) -> int | None:
-    value = _value(w, key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _outcome(unsized: Unsized) -> Outcome:
+    if unsized.status == "not_applicable":
+        return NotApplicable(unsized.reason)
+    return Unknown(unsized.reason)
 
 
 def _model(w: Workload) -> _Subject | Outcome:
-    if w.engine is None:
-        return NotApplicable("no model server detected")
-    if is_follower(w):
-        return NotApplicable(f"role {w.role} follows its leader's settings")
-    model = _value(w, "model")
-    if not isinstance(model, str) or not model or "$(" in model or model.startswith("<"):
-        return Unknown("the model is not known from the manifest")
-    match = resolve_model(model)
-    if match is None:
-        return Unknown(f"model {model!r} is not in the sizing catalog; its architecture is unknown")
-    return _Subject(match.architecture, match.name_quantization, _origin(w, "model"))
-
-
-def _request(w: Workload, subject: _Subject) -> tuple[SizingInput, int] | Outcome:
-    """The sizing input for a workload and the number of sequences it must serve at once."""
-    if w.engine is not None and w.engine.name not in SIZED_ENGINES:
-        return Unknown(f"memory accounting of {w.engine.name} is not modelled (vLLM only)")
-    acc = w.accelerator
-    if acc is None:
-        return NotApplicable("no accelerator requested")
-    if not acc.type:
-        return Unknown("GPU type unknown: no GPU product label in a node selector or affinity")
-    match = resolve_gpu(acc.type)
-    if match is None:
-        return Unknown(f"GPU type {acc.type!r} is not in the accelerator catalog")
-    tp = _int(w, "tensor_parallel_size") or 1
-    pp = _int(w, "pipeline_parallel_size") or 1
-    util = _value(w, "gpu_memory_utilization")
-    dtype = _value(w, "dtype")
-    kv_dtype = _value(w, "kv_cache_dtype")
-    quant = _value(w, "quantization")
-    request = SizingInput(
-        architecture=subject.arch,
-        accelerator=match.accelerator,
-        tensor_parallel=tp,
-        pipeline_parallel=pp,
-        gpus=w.gpus_per_replica,
-        max_model_len=_int(w, "max_model_len"),
-        max_num_seqs=_int(w, "max_num_seqs"),
-        dtype=dtype if isinstance(dtype, str) else "auto",
-        kv_cache_dtype=kv_dtype if isinstance(kv_dtype, str) else "auto",
-        quantization=quant if isinstance(quant, str) else None,
-        gpu_memory_utilization=float(util) if isinstance(util, int | float) else 0.9,
-        enforce_eager=_value(w, "enforce_eager") is True,
-        max_num_batched_tokens=_int(w, "max_num_batched_tokens"),
-    )
-    default_seqs = 1024 if match.accelerator.usable_gib >= BIG_GPU_GIB else 256
-    return request, _int(w, "max_num_seqs") or default_seqs
+    match = model_match(w)
+    if isinstance(match, Unsized):
+        return _outcome(match)
+    return _Subject(match.architecture, match.name_quantization, _origin(w, "model"), match)
 
 
 def _sized(w: Workload) -> tuple[_Subject, SizingInput, int, Estimate] | Outcome:
     subject = _model(w)
     if not isinstance(subject, _Subject):
         return subject
-    found = _request(w, subject)
-    if not isinstance(found, tuple):
-        return found
-    request, need = found
+    found = sizing_request(w, subject.match)
+    if isinstance(found, Unsized):
+        return _outcome(found)
     try:
         result = estimate(
-            request, name_quantization=subject.name_quantization, search_cheaper=False
+            found.input, name_quantization=subject.name_quantization, search_cheaper=False
         )
     except ValueError as exc:
         return Unknown(str(exc))
-    return subject, request, need, result
+    return subject, found.input, found.need, result
 
 
 def _gpus(request: SizingInput) -> str:
@@ -199,7 +154,7 @@ def tp_does_not_divide_heads(w: Workload, _: object) -> Iterator[Outcome]:
     if not isinstance(subject, _Subject):
         yield subject
         return
-    tp = _int(w, "tensor_parallel_size") or 1
+    tp = serving_int(w, "tensor_parallel_size") or 1
     if tp == 1:
         yield NotApplicable("no tensor parallelism")
         return
@@ -294,7 +249,7 @@ def dtype_unsupported_by_gpu(w: Workload, _: object) -> Iterator[Outcome]:
     if w.engine is None:
         yield NotApplicable("no model server detected")
         return
-    if is_follower(w):
+    if follows_leader(w.role):
         yield NotApplicable(f"role {w.role} follows its leader's settings")
         return
     acc = w.accelerator
@@ -309,7 +264,7 @@ def dtype_unsupported_by_gpu(w: Workload, _: object) -> Iterator[Outcome]:
         yield Unknown(f"GPU type {acc.type!r} is not in the accelerator catalog")
         return
     gpu = match.accelerator
-    dtype = _value(w, "dtype")
+    dtype = serving_value(w, "dtype")
     if (
         isinstance(dtype, str)
         and dtype.lower() in {"bfloat16", "bf16"}
@@ -320,11 +275,11 @@ def dtype_unsupported_by_gpu(w: Workload, _: object) -> Iterator[Outcome]:
             "support and vLLM refuses to start; use --dtype float16",
             _origin(w, "dtype"),
         )
-    quant = _value(w, "quantization")
-    model = _value(w, "model")
+    quant = serving_value(w, "quantization")
+    model = serving_value(w, "model")
     resolved = resolve_model(model) if isinstance(model, str) else None
     from_name = resolved.name_quantization if resolved is not None else None
-    wants_fp8 = (isinstance(quant, str) and quant.lower() == "fp8") or from_name == "fp8"
+    wants_fp8 = (isinstance(quant, str) and quant.lower() == "fp8") or from_name in FP8_FORMATS
     if wants_fp8 and not (gpu.supports("fp8") or gpu.supports("fp8-weight-only")):
         yield Violation(
             f"FP8 weights on {gpu.id} ({gpu.architecture}): neither FP8 tensor cores nor the "

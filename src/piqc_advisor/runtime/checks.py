@@ -12,6 +12,7 @@ from piqc_advisor.facts.workload import Workload
 from piqc_advisor.findings import Finding, OutcomeKind, RuleOutcome
 from piqc_advisor.knowledge.model import Catalog
 from piqc_advisor.runtime.analysis import ServerAnalysis, analyse
+from piqc_advisor.runtime.drift import config_drift
 from piqc_advisor.runtime.probe import FetchError, ProbeOptions, probe
 from piqc_advisor.runtime.snapshot import Snapshot
 
@@ -126,4 +127,7 @@ def check_servers(
         found, seen = to_report_parts(url, result, subject, catalog)
         findings += found
         outcomes += seen
+        drifted, compared = config_drift(url, snapshots, workload, catalog)
+        findings += drifted
+        outcomes += compared
     return RuntimeCheck(tuple(findings), tuple(outcomes), tuple(problems), links)

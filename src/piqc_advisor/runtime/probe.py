@@ -116,8 +116,10 @@ def read_identity(prober: Prober) -> tuple[dict[str, object], list[Problem]]:
     problems: list[Problem] = []
     for path in IDENTITY_PATHS:
         source = prober.base + path
+        # vLLM writes its config as one string unless asked for JSON (0.32, dev mode only).
+        query = "?config_format=json" if path == "/server_info" else ""
         try:
-            got = prober.get(path)
+            got = prober.get(path + query)
         except FetchError as exc:
             problems.append(_problem(source, "probe-endpoint", str(exc), "warning"))
             continue

@@ -558,6 +558,21 @@ def _latency(b: _Builder, view: View) -> None:
         value["count"] = hist.count
         raw = series[0].raw if series else metric
         b.ok(sid, value, b.prov(raw, series))
+    _prefill_part(b, view)
+
+
+def _prefill_part(b: _Builder, view: View) -> None:
+    """The prefill part of TTFT (scheduled to first token): vllm:request_prefill_time_seconds."""
+    ttft = b.out["ttft"]
+    metric = "vllm:request_prefill_time_seconds"
+    hist, series = view.histogram(metric)
+    if ttft.status != "ok" or hist is None or hist.count <= 0:
+        return
+    # Its first bucket ends at 0.3s, so only the exact mean and count are kept, not quantiles.
+    value = dict(ttft.value)
+    value["prefill_mean"] = hist.mean()
+    value["prefill_count"] = hist.count
+    b.ok("ttft", value, *ttft.provenance, b.prov(metric, series))
 
 
 def _reason_is(reason: str) -> Callable[[Series], bool]:

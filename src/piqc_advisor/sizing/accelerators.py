@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
-
-import jsonschema
 
 from piqc_advisor.safe_yaml import DataFileError, load_yaml_file
 
@@ -98,7 +96,17 @@ def normalize_gpu_name(name: str) -> str:
 
 def resolve_gpu(name: str, catalog: GpuCatalog | None = None) -> GpuMatch | None:
     """The accelerator a node label, ModelSpec value or instance type names; None if unknown."""
-    catalog = catalog or builtin_gpu_catalog()
+    if catalog is None:
+        return _resolve_builtin(name)
+    return _resolve(name, catalog)
+
+
+@lru_cache(maxsize=1024)
+def _resolve_builtin(name: str) -> GpuMatch | None:
+    return _resolve(name, builtin_gpu_catalog())
+
+
+def _resolve(name: str, catalog: GpuCatalog) -> GpuMatch | None:
     raw = re.sub(r"[\s_]+", "-", name.strip().lower())
     if raw in catalog.instances:
         gpu_id, count = catalog.instances[raw]
@@ -138,14 +146,22 @@ def _accelerator(entry: dict[str, Any]) -> Accelerator:
     )
 
 
-def _validated(path: Path) -> dict[str, Any]:
-    data = load_yaml_file(path)
-    schema = json.loads((DATA / "accelerators.schema.json").read_text(encoding="utf-8"))
+def check_schema(data: Any, schema_file: str, path: Path) -> None:
+    """Raise DataFileError at the first place `data` breaks the bundled JSON Schema."""
+    import jsonschema  # only for user files: the bundled catalogs are checked by the tests
+
+    schema = json.loads((DATA / schema_file).read_text(encoding="utf-8"))
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=str)
     if errors:
         first = errors[0]
         where = "/".join(str(p) for p in first.absolute_path) or "(top)"
         raise DataFileError(path, f"{where}: {first.message}")
+
+
+def _validated(path: Path, bundled: bool = False) -> dict[str, Any]:
+    data = load_yaml_file(path)
+    if not bundled:
+        check_schema(data, "accelerators.schema.json", path)
     for entry in data.get("accelerators") or []:
         for pattern in entry["match"]:
             try:
@@ -161,7 +177,7 @@ def load_gpu_catalog(extra: Path | None = None) -> GpuCatalog:
     A user entry with the id of a built-in one replaces it; new entries are tried before the
     built-in ones, so their match patterns win.
     """
-    base = _validated(DATA / "accelerators.yaml")
+    base = _validated(DATA / "accelerators.yaml", bundled=True)
     accelerators = [_accelerator(e) for e in base["accelerators"]]
     instances = {k.lower(): (v[0], int(v[1])) for k, v in base.get("instances", {}).items()}
     date = str(base.get("catalog_date", ""))

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
-
-import jsonschema
 
 from piqc_advisor.safe_yaml import DataFileError, load_yaml_file
 
@@ -47,6 +45,7 @@ class Architecture:
     local_attention: str = "sliding"
     moe_experts: int | None = None
     moe_per_token: int | None = None
+    moe_intermediate_size: int | None = None
     kv_lora_rank: int | None = None
     qk_rope_head_dim: int | None = None
     max_position_embeddings: int | None = None
@@ -69,6 +68,11 @@ class Architecture:
         if self.full_attention_every == 1:
             return 0
         return self.num_hidden_layers - self.num_hidden_layers // self.full_attention_every
+
+    @property
+    def expert_intermediate_size(self) -> int:
+        """The intermediate size of one routed expert (moe_intermediate_size where it differs)."""
+        return self.moe_intermediate_size or self.intermediate_size or 4 * self.hidden_size
 
     @property
     def embedding_params(self) -> int:
@@ -104,7 +108,11 @@ class Architecture:
                 "qk_rope_head_dim": self.qk_rope_head_dim,
             }
         if self.moe_experts:
-            data["moe"] = {"experts": self.moe_experts, "per_token": self.moe_per_token}
+            data["moe"] = {
+                "experts": self.moe_experts,
+                "per_token": self.moe_per_token,
+                "intermediate_size": self.expert_intermediate_size,
+            }
         return data
 
 
@@ -139,6 +147,7 @@ def _from_entry(entry: dict[str, Any]) -> Architecture:
         local_attention=entry.get("local_attention", "sliding"),
         moe_experts=moe.get("experts"),
         moe_per_token=moe.get("per_token"),
+        moe_intermediate_size=moe.get("intermediate_size"),
         kv_lora_rank=mla.get("kv_lora_rank"),
         qk_rope_head_dim=mla.get("qk_rope_head_dim"),
         max_position_embeddings=entry.get("max_position_embeddings"),
@@ -148,32 +157,24 @@ def _from_entry(entry: dict[str, Any]) -> Architecture:
 
 
 @cache
+def _catalog() -> tuple[tuple[Architecture, tuple[str, ...]], ...]:
+    """Each catalog architecture with its names, read once (tests check it against its schema)."""
+    data = load_yaml_file(DATA / "models.yaml")
+    return tuple((_from_entry(e), tuple(e["names"])) for e in data["models"])
+
+
 def builtin_models() -> tuple[Architecture, ...]:
-    path = DATA / "models.yaml"
-    data = load_yaml_file(path)
-    schema = json.loads((DATA / "models.schema.json").read_text(encoding="utf-8"))
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=str)
-    if errors:
-        where = "/".join(str(p) for p in errors[0].absolute_path) or "(top)"
-        raise DataFileError(path, f"{where}: {errors[0].message}")
-    return tuple(_from_entry(e) for e in data["models"])
+    """The built-in architectures, in catalog order."""
+    return tuple(arch for arch, _ in _catalog())
 
 
 @cache
 def _name_index() -> dict[str, Architecture]:
     index: dict[str, Architecture] = {}
-    for arch in builtin_models():
-        for name in (*[n for n in arch.id.split("/")[-1:]], *_names(arch)):
+    for arch, names in _catalog():
+        for name in (arch.id.split("/")[-1], *names):
             index.setdefault(normalize_model_name(name), arch)
     return index
-
-
-def _names(arch: Architecture) -> tuple[str, ...]:
-    data = load_yaml_file(DATA / "models.yaml")
-    for entry in data["models"]:
-        if entry["id"] == arch.id:
-            return tuple(entry["names"])
-    return ()
 
 
 def normalize_model_name(name: str) -> str:
@@ -220,6 +221,7 @@ def name_quantization(model: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def resolve_model(model: str) -> ModelMatch | None:
     """The catalog architecture a model id names, or None (never guessed from a size alone)."""
     ref = strip_model_ref(model)
@@ -228,7 +230,16 @@ def resolve_model(model: str) -> ModelMatch | None:
     arch = _name_index().get(normalize_model_name(ref))
     if arch is None:
         return None
-    return ModelMatch(arch, name_quantization(ref), f"catalog entry {arch.id}")
+    quant = name_quantization(ref)
+    if quant == "fp8" and _meta_fp8_checkpoint(ref, arch):
+        quant = "fp8-mixed"
+    return ModelMatch(arch, quant, f"catalog entry {arch.id}")
+
+
+def _meta_fp8_checkpoint(ref: str, arch: Architecture) -> bool:
+    """Meta's own FP8 Llama checkpoints (fbgemm_fp8) quantize only part of the layers."""
+    org = ref.lower().split("/", 1)[0] if "/" in ref else ""
+    return org == "meta-llama" and arch.family == "llama" and not arch.moe_experts
 
 
 def load_config_json(path: Path) -> Architecture:
@@ -322,6 +333,7 @@ def architecture_from_config(data: dict[str, Any], source: str) -> Architecture:
         local_attention=local_kind,
         moe_experts=experts,
         moe_per_token=per_token,
+        moe_intermediate_size=moe_inter,
         kv_lora_rank=kv_lora,
         qk_rope_head_dim=rope,
         max_position_embeddings=_int(cfg, "max_position_embeddings", "n_positions"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 from piqc_advisor.sizing.accelerators import Accelerator, GpuCatalog, builtin_gpu_catalog
@@ -18,6 +19,7 @@ WEIGHT_FORMATS: dict[str, float] = {
     "float16": 2.0,
     "bfloat16": 2.0,
     "fp8": 1.0,
+    "fp8-mixed": 1.0,  # Meta's FP8 Llama checkpoints: only some MLPs are fp8 (_high_precision)
     "int8": 1.0,
     "gptq-int8": 1.0 + 2.5 / 128,
     "awq": 0.5 + 2.5 / 128,
@@ -26,6 +28,7 @@ WEIGHT_FORMATS: dict[str, float] = {
     "mxfp4": 0.5 + 1.0 / 32,
     "nvfp4": 0.5 + 1.0 / 16,
 }
+FP8_FORMATS = frozenset({"fp8", "fp8-mixed"})
 # vLLM --quantization values and what their weights take.
 QUANTIZATION_FORMATS = {
     "awq": "awq",
@@ -44,7 +47,22 @@ QUANTIZATION_FORMATS = {
 NON_TORCH_GIB = 0.5  # CUDA context, cuBLAS/cuDNN workspaces
 NON_TORCH_MULTI_GPU_GIB = 0.5  # NCCL and custom all-reduce buffers when TP x PP > 1
 CUDA_GRAPHS_GIB = 0.5  # captured graphs' private pools unless --enforce-eager
-BIG_GPU_GIB = 70.0  # vLLM picks larger scheduler defaults on devices with at least this much
+
+
+def vllm_batch_defaults(acc: Accelerator) -> tuple[int, int]:
+    """`vllm serve`'s default (max_num_batched_tokens, max_num_seqs) on this accelerator.
+
+    vLLM 0.32 EngineArgs.get_batch_defaults for the OpenAI server: >= 160 GiB 16384/1024,
+    >= 70 GiB except A100 8192/1024, else 2048/256; TPU chips lower the token budget.
+    """
+    tpu_tokens = {"tpu-v6e": 1024, "tpu-v5e": 512, "tpu-v5p": 256}
+    if acc.usable_gib >= 160:
+        tokens, seqs = 16384, 1024
+    elif acc.usable_gib >= 70 and "a100" not in acc.id.lower():
+        tokens, seqs = 8192, 1024
+    else:
+        tokens, seqs = 2048, 256
+    return tpu_tokens.get(acc.id.lower(), tokens), seqs
 
 
 @dataclass(frozen=True)
@@ -216,12 +234,50 @@ def weight_format(
 ) -> str:
     """Which weight format applies: --quantization, then the name, then the checkpoint."""
     if quantization and quantization.lower() in QUANTIZATION_FORMATS:
-        return QUANTIZATION_FORMATS[quantization.lower()]
+        declared = QUANTIZATION_FORMATS[quantization.lower()]
+        # --quantization fp8 on a partly quantized FP8 checkpoint keeps the checkpoint's layers.
+        return from_name if declared == "fp8" and from_name == "fp8-mixed" else declared
     if from_name:
         return from_name
     if arch.checkpoint_quantization in WEIGHT_FORMATS:
         return str(arch.checkpoint_quantization)
     return act_dtype
+
+
+def _high_precision_params(arch: Architecture, fmt: str) -> int:
+    """Parameters outside the embeddings that a partly quantized checkpoint keeps unquantized.
+
+    fp8-mixed (Meta's FP8 Llama checkpoints, fbgemm_fp8): attention of every layer and the MLP
+    of the first and last layer stay bf16, as Meta's reference loader quantizes only the MLPs
+    of the layers in between.
+    """
+    if fmt != "fp8-mixed":
+        return 0
+    h, d = arch.hidden_size, arch.head_dim
+    attention = h * (arch.num_attention_heads + 2 * arch.num_key_value_heads) * d
+    attention += arch.num_attention_heads * d * h
+    mlp = 3 * h * (arch.intermediate_size or 4 * h)
+    return attention * arch.num_hidden_layers + 2 * mlp
+
+
+def profile_activation_bytes(arch: Architecture, tp: int, batched: int, act_bytes: int) -> int:
+    """Activation peak of vLLM's profiling forward pass over `batched` tokens (no sampler).
+
+    Hidden state and residual, the QKV projection split over TP, and the MLP: a dense gated MLP
+    holds 2 x intermediate / TP per token; a mixture-of-experts layer holds the fused-MoE
+    workspaces of vLLM 0.32's Triton experts kernel (TritonExperts.workspace_shapes), each
+    token x experts per token x max(N, hidden) with N = 2 x expert intermediate / TP: the
+    buffers are at least `hidden` wide whatever the TP.
+    """
+    h = arch.hidden_size
+    qkv = (arch.num_attention_heads + 2 * arch.num_key_value_heads) * arch.head_dim
+    mlp: float
+    if arch.moe_experts and arch.moe_per_token:
+        n = 2 * (arch.expert_intermediate_size // tp)
+        mlp = arch.moe_per_token * (max(n // 2, h) + max(n, h))
+    else:
+        mlp = 2 * (arch.intermediate_size or 4 * h) / tp
+    return int(batched * (2 * h + qkv / tp + mlp) * act_bytes)
 
 
 def _per_sequence_bytes(
@@ -250,7 +306,7 @@ def estimate(
     """Size one configuration; with search_cheaper, also the cheapest tier that serves it."""
     arch, acc = request.architecture, request.accelerator
     tp, pp = request.tensor_parallel, request.pipeline_parallel
-    big = acc.usable_gib >= BIG_GPU_GIB
+    default_batched, default_seqs = vllm_batch_defaults(acc)
     act = _act_dtype(arch, request.dtype, acc)
     act_bytes = DTYPE_BYTES.get(act, 2)
     fmt = weight_format(arch, act, request.quantization, name_quantization)
@@ -258,8 +314,8 @@ def estimate(
         fmt = act
     kvb = kv_dtype_bytes(request.kv_cache_dtype, act)
     max_len = request.max_model_len or arch.max_position_embeddings or 4096
-    seqs = request.max_num_seqs or (1024 if big else 256)
-    batched = request.max_num_batched_tokens or max(8192 if big else 2048, 0)
+    seqs = request.max_num_seqs or default_seqs
+    batched = request.max_num_batched_tokens or default_batched
     problems: list[str] = []
     if arch.num_attention_heads % tp:
         problems.append(
@@ -273,22 +329,21 @@ def estimate(
         )
     if act == "bfloat16" and not acc.supports("bf16"):
         problems.append(f"{acc.id} has no bfloat16 support")
-    if fmt == "fp8" and not (acc.supports("fp8") or acc.supports("fp8-weight-only")):
+    if fmt in FP8_FORMATS and not (acc.supports("fp8") or acc.supports("fp8-weight-only")):
         problems.append(f"{acc.id} cannot run FP8 weights")
     # Weights: quantized linear layers, embeddings and output head at the activation dtype.
     emb = min(arch.embedding_params, arch.total_params)
     body = arch.total_params - emb
+    high = min(_high_precision_params(arch, fmt), body)
     emb_bytes = emb * (act_bytes if fmt not in {"float32"} else 4)
     if pp > 1:
         emb_bytes = arch.vocab_size * arch.hidden_size * act_bytes
-    weights = (body * WEIGHT_FORMATS[fmt] / (tp * pp) + emb_bytes / tp) / GIB
-    # Activations of the profiling run: hidden states, QKV, gated MLP, and sampler logits.
-    inter = (arch.intermediate_size or 4 * arch.hidden_size) * (arch.moe_per_token or 1)
-    qkv = (arch.num_attention_heads + 2 * arch.num_key_value_heads) * arch.head_dim
-    per_token = 2 * arch.hidden_size + (2 * inter + qkv) / tp
-    activation = (batched * per_token * act_bytes + seqs * arch.vocab_size * 4) / GIB
-    if arch.kind == "encoder":
-        activation = batched * per_token * act_bytes / GIB
+    body_bytes = (body - high) * WEIGHT_FORMATS[fmt] + high * act_bytes
+    weights = (body_bytes / (tp * pp) + emb_bytes / tp) / GIB
+    # Activations of the profiling run (see profile_activation_bytes) and sampler logits.
+    activation = profile_activation_bytes(arch, tp, batched, act_bytes) / GIB
+    if arch.kind != "encoder":
+        activation += seqs * arch.vocab_size * 4 / GIB
     non_torch = NON_TORCH_GIB + (NON_TORCH_MULTI_GPU_GIB if tp * pp > 1 else 0.0)
     graphs = 0.0 if request.enforce_eager or arch.kind == "encoder" else CUDA_GRAPHS_GIB
     budget = acc.usable_gib * request.gpu_memory_utilization
@@ -312,8 +367,11 @@ def estimate(
         f"usable memory {acc.usable_gib} GiB per {acc.id} (what CUDA reports), "
         f"x gpu_memory_utilization {request.gpu_memory_utilization}",
         f"weights: {fmt} linear layers ({WEIGHT_FORMATS[fmt]:.3f} B/param incl. scales), "
-        f"embeddings/head at {act}, split over TP {tp} x PP {pp}",
-        f"activation peak of a {batched}-token profiling batch plus {seqs} x vocab fp32 logits",
+        + (f"attention and first/last MLP at {act}, " if high else "")
+        + f"embeddings/head at {act}, split over TP {tp} x PP {pp}",
+        f"activation peak of a {batched}-token profiling batch"
+        + (" incl. fused-MoE workspaces" if arch.moe_experts else "")
+        + f" plus {seqs} x vocab fp32 logits",
         f"non-torch memory {non_torch} GiB, CUDA graphs {graphs} GiB",
         f"KV {kvb:g} B/element, block size {block}; "
         + (
@@ -352,7 +410,7 @@ def estimate(
     )
     if search_cheaper:
         need = request.max_num_seqs or 1
-        found = cheapest_tier(request, need, name_quantization, catalog)
+        found = cheapest_tier(request, need, name_quantization, catalog, base=result)
         if found is not None and found[0].id != acc.id and acc.price_low is not None:
             gpus = tp * pp
             saving = (acc.price_low - (found[0].price_low or 0.0)) * gpus
@@ -361,17 +419,49 @@ def estimate(
     return result
 
 
+def _by_price(catalog: GpuCatalog, vendor: str) -> tuple[Accelerator, ...]:
+    """The vendor's priced accelerators, cheapest first, then least memory, then catalog order."""
+    if catalog is builtin_gpu_catalog():
+        return _builtin_by_price(vendor)
+    priced = [a for a in catalog.accelerators if a.price_low is not None and a.vendor == vendor]
+    return tuple(sorted(priced, key=lambda a: (a.price_low or 0.0, a.usable_gib)))
+
+
+@cache
+def _builtin_by_price(vendor: str) -> tuple[Accelerator, ...]:
+    catalog = builtin_gpu_catalog()
+    priced = [a for a in catalog.accelerators if a.price_low is not None and a.vendor == vendor]
+    return tuple(sorted(priced, key=lambda a: (a.price_low or 0.0, a.usable_gib)))
+
+
+def _cannot_serve(acc: Accelerator, request: SizingInput, base: Estimate, need: int) -> bool:
+    """True when `acc` surely fails: weights and KV bytes per sequence do not depend on the GPU."""
+    free = (acc.usable_gib * request.gpu_memory_utilization - base.weights_gib) * GIB
+    if free < 0:
+        return True
+    per_seq = base.kv_bytes_per_sequence
+    local = request.architecture.local_layers  # their per-sequence bytes depend on the GPU
+    return not local and per_seq > 0 and free < max(need, 1) * per_seq
+
+
 def cheapest_tier(
     request: SizingInput,
     need: int,
     name_quantization: str | None = None,
     catalog: GpuCatalog | None = None,
+    base: Estimate | None = None,
 ) -> tuple[Accelerator, Estimate] | None:
-    """The same-vendor accelerator with the lowest reference price that serves `need` sequences."""
+    """The same-vendor accelerator with the lowest reference price that serves `need` sequences.
+
+    `base` is the estimate of `request` itself when the caller has it already.
+    """
     catalog = catalog or builtin_gpu_catalog()
-    best: tuple[Accelerator, Estimate] | None = None
-    for acc in catalog.accelerators:
-        if acc.price_low is None or acc.vendor != request.accelerator.vendor:
+    if base is None:
+        base = estimate(
+            request, name_quantization=name_quantization, catalog=catalog, search_cheaper=False
+        )
+    for acc in _by_price(catalog, request.accelerator.vendor):
+        if _cannot_serve(acc, request, base, need):
             continue
         trial = estimate(
             replace(request, accelerator=acc),
@@ -379,14 +469,9 @@ def cheapest_tier(
             catalog=catalog,
             search_cheaper=False,
         )
-        if trial.problems or not trial.fits or trial.max_concurrency < need:
-            continue
-        if best is None or (acc.price_low, acc.usable_gib) < (
-            best[0].price_low or 0.0,
-            best[0].usable_gib,
-        ):
-            best = (acc, trial)
-    return best
+        if not trial.problems and trial.fits and trial.max_concurrency >= need:
+            return acc, trial
+    return None
 
 
 def smallest_tp(
