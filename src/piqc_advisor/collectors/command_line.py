@@ -56,6 +56,8 @@ def expand_k8s_vars(s: str, env: Env) -> str:
     ``$$`` is an escaped ``$``; a reference to a name that is not in ``env`` (or whose value
     is unknown) is left exactly as written; an unclosed ``$(`` is literal text.
     """
+    if "$" not in s:
+        return s
     out: list[str] = []
     i = 0
     n = len(s)
@@ -94,6 +96,7 @@ _OPERATORS = ("&&", "||", ";;", ";", "&", "|", "(", ")", "\n")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
 _REDIRECT = re.compile(r"^\d*(>>?|<|>&|<&)$")
+_PLAIN_RUN = re.compile(r"[^\\'\" \t\r;&|()\n<>$`]+")
 
 
 @dataclass(frozen=True)
@@ -215,8 +218,11 @@ def _lex(script: str) -> list[_Word | str]:
             add(script[i : close + 1], "single")
             i = close + 1
         else:
-            add(ch, "none")
-            i += 1
+            # A run of ordinary characters at once ("$" not starting "$(" is taken alone).
+            run = _PLAIN_RUN.match(script, i)
+            end = run.end() if run is not None else i + 1
+            add(script[i:end], "none")
+            i = end
     finish()
     return items
 
