@@ -10,6 +10,8 @@ from typing import Any
 from piqc_advisor.collectors.yaml_source import Document, position_of
 from piqc_advisor.facts.origin import Origin
 
+_new_object = object.__new__
+
 
 def _escape(part: str | int) -> str:
     return str(part).replace("~", "~0").replace("/", "~1")
@@ -75,7 +77,16 @@ class Node:
         )
 
     def _child(self, key: str | int, value: Any) -> Node:
-        return Node(value, self.context, (*self.path, key), self)
+        # The frozen dataclass __init__ sets each field through object.__setattr__; children
+        # are made a million times on large scans, so they are filled in directly (same
+        # fields, same values; about three times cheaper).
+        node: Node = _new_object(Node)
+        fields = node.__dict__
+        fields["value"] = value
+        fields["context"] = self.context
+        fields["path"] = (*self.path, key)
+        fields["parent"] = self
+        return node
 
     def get(self, key: str) -> Node | None:
         """The child under `key` of a mapping; None when absent, null or this is not a mapping."""

@@ -329,13 +329,20 @@ def _resolve(text: str) -> tuple[FlagSpec | None, str, str | None, list[str]]:
     spec None and no candidates: unknown option.  spec None with several candidates:
     ambiguous prefix.
     """
+    spec, option, explicit, candidates = _resolve_once(text)
+    return spec, option, explicit, list(candidates)
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve_once(text: str) -> tuple[FlagSpec | None, str, str | None, tuple[str, ...]]:
+    """`_resolve`, remembered: a miss compares the text with every option of the table."""
     table = _option_table()
     if text in table:
-        return table[text], text, None, []
+        return table[text], text, None, ()
     if "=" in text:
         opt, _, explicit = text.partition("=")
         if opt in table:
-            return table[opt], opt, explicit, []
+            return table[opt], opt, explicit, ()
     candidates: list[tuple[str, str | None]] = []
     if text.startswith("--"):
         prefix, sep, explicit_arg = text.partition("=")
@@ -352,9 +359,9 @@ def _resolve(text: str) -> tuple[FlagSpec | None, str, str | None, list[str]]:
     if len(candidates) == 1:
         match, attached_value = candidates[0]
         if not text.startswith("--") and match == text[:2]:
-            return table[match], match, attached_value, []  # "-qfp8": value glued to "-q"
-        return table[match], match, attached_value, [match]
-    return None, text.partition("=")[0], None, [c[0] for c in candidates]
+            return table[match], match, attached_value, ()  # "-qfp8": value glued to "-q"
+        return table[match], match, attached_value, (match,)
+    return None, text.partition("=")[0], None, tuple(c[0] for c in candidates)
 
 
 def _is_option(text: str) -> bool:
