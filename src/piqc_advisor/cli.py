@@ -477,12 +477,22 @@ def facts(paths: tuple[str, ...], fmt: str, max_file_size: int) -> None:
 
     Exit code 0 when every input was read, 3 when any could not be.
     """
-    from piqc_advisor.collectors.scan import scan
+    from piqc_advisor.collectors.scan import scan, scan_rendered
 
     _pause_gc_for_this_command()
-    store = scan(list(paths), max_file_bytes=max_file_size * 1024 * 1024)
+    limit = max_file_size * 1024 * 1024
+    if fmt == "json" and not sys.stdout.isatty():
+        # Compact JSON for a pipe or file: each scanning process writes its own workloads.
+        rendered = scan_rendered(list(paths), max_file_bytes=limit)
+        store = rendered.store
+        sys.stdout.flush()
+        sys.stdout.buffer.write(rendered.to_json_bytes())
+        sys.stdout.buffer.flush()
+    else:
+        store = scan(list(paths), max_file_bytes=limit)
     if fmt == "json":
-        click.echo(dump_json_for(sys.stdout, store.to_json()), nl=False)
+        if sys.stdout.isatty():
+            click.echo(dump_json_for(sys.stdout, store.to_json()), nl=False)
     elif fmt == "yaml":
         click.echo(
             yaml.safe_dump(store.to_json(), sort_keys=False, allow_unicode=True, width=100),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -11,8 +12,9 @@ import pytest
 
 from piqc_advisor.collectors import sharding
 from piqc_advisor.collectors.inputs import PendingFile, Planned
-from piqc_advisor.collectors.scan import scan
+from piqc_advisor.collectors.scan import scan, scan_rendered
 from piqc_advisor.collectors.yaml_source import Problem
+from piqc_advisor.terminal import dump_json_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -200,3 +202,28 @@ def test_a_failing_scan_worker_falls_back_to_one_process(
     monkeypatch.setattr(sharding, "run_shards", lambda *args: None)
     paths = [str(ROOT / "tests" / "fixtures")]
     assert _facts(paths, 2) == _facts(paths, 1)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_workloads_written_by_their_shards_give_the_same_json(
+    tiny_shards: None, workers: int
+) -> None:
+    paths = [str(ROOT / "tests" / "fixtures"), str(ROOT / "tests" / "rules" / "cases")]
+    rendered = scan_rendered(paths, workers=workers)
+    assert rendered.store.workloads == ()
+    expected = dump_json_for(io.StringIO(), scan(paths, workers=1).to_json())
+    assert rendered.to_json_bytes().decode("utf-8") == expected
+
+
+def test_written_workloads_get_unique_ids_across_shards(
+    tiny_shards: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a.yaml").write_text(DEPLOYMENT)
+    Path("b.yaml").write_text(DEPLOYMENT)
+    written = json.loads(scan_rendered(["."], workers=2).to_json_bytes())
+    assert [w["id"] for w in written["workloads"]] == [
+        "Deployment/llm/llama/vllm@a.yaml",
+        "Deployment/llm/llama/vllm@b.yaml",
+    ]
+    assert written == scan(["."], workers=1).to_json()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
 
 from piqc_advisor.collectors import sharding
 from piqc_advisor.collectors.inputs import InputFile, Planned, plan, read_planned
@@ -74,20 +77,68 @@ def scan(
     and lives until the scan ends, and on 10,000 files the collector's passes over the
     growing heap cost about 40% of the run (measured; see docs/benchmarks.md).
     """
+    return _merge(_run(paths, max_file_bytes, workers, _finish_shard))
+
+
+def scan_rendered(
+    paths: Sequence[str],
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    workers: int | None = None,
+) -> RenderedFacts:
+    """Like `scan`, with each workload already written as compact JSON by its shard.
+
+    For `facts --format json`: the processes that built the workloads also write them, in
+    parallel, and send back bytes instead of objects, which are dearer to pass around than
+    to write. The facts' `workloads` stay empty; `workload_json` holds them in order.
+    """
+    results = _run(paths, max_file_bytes, workers, _finish_and_render)
+    entries = sorted((entry for r in results for entry in r.rendered), key=lambda e: e[:3])
+    counts: dict[str, int] = {}
+    for _, _, workload_id, _ in entries:
+        counts[workload_id] = counts.get(workload_id, 0) + 1
+    written: list[bytes] = []
+    for path, _, workload_id, text in entries:
+        if counts[workload_id] > 1:  # as unique_ids does: the file joins the id
+            data = orjson.loads(text)
+            data["id"] = f"{workload_id}@{path}"
+            text = orjson.dumps(data)
+        written.append(text)
+    store = _merge(results)
+    return RenderedFacts(store, tuple(written))
+
+
+@dataclass(frozen=True)
+class RenderedFacts:
+    """Facts whose workloads are already JSON text (see `scan_rendered`)."""
+
+    store: FactStore
+    workload_json: tuple[bytes, ...]
+
+    def to_json_bytes(self) -> bytes:
+        """The same compact text as `dump_json_for` writes for `store.to_json()` to a pipe."""
+        data = self.store.to_json()
+        data["workloads"] = [orjson.Fragment(text) for text in self.workload_json]
+        return orjson.dumps(data) + b"\n"
+
+
+def _run(
+    paths: Sequence[str],
+    max_file_bytes: int,
+    workers: int | None,
+    finish: Callable[[ShardState, Sequence[Sequence[K8sObject] | None]], Any],
+) -> list[Any]:
+    """Each shard's finished result, in shard order (one shard when not worth forking)."""
     collecting = gc.isenabled()
     gc.disable()
     try:
         items = list(plan(paths, max_file_bytes))
         shards = sharding.split(items, sharding.worker_count(workers))
         results = sharding.run_shards(
-            shards,
-            lambda shard: _read_shard(shard, max_file_bytes),
-            _shared_objects,
-            _finish_shard,
+            shards, lambda shard: _read_shard(shard, max_file_bytes), _shared_objects, finish
         )
         if results is None:
-            results = [_finish_shard(_read_shard(items, max_file_bytes), [])]
-        return _merge(results)
+            results = [finish(_read_shard(items, max_file_bytes), [])]
+        return results
     finally:
         if collecting:
             gc.enable()
@@ -116,6 +167,8 @@ class ShardResult:
     not_understood: list[str]
     waivers: list[Waiver]
     notes: list[WaiverNote]
+    # (path, line, id, JSON text) of each workload, when the shard wrote them itself.
+    rendered: list[tuple[str, int, str, bytes]] = field(default_factory=list)
 
 
 def _read_shard(items: Sequence[Planned], max_file_bytes: int) -> ShardState:
@@ -214,6 +267,17 @@ def _finish_shard(state: ShardState, others: Sequence[Sequence[K8sObject] | None
         state.waivers,
         state.notes,
     )
+
+
+def _finish_and_render(
+    state: ShardState, others: Sequence[Sequence[K8sObject] | None]
+) -> ShardResult:
+    """`_finish_shard` with each workload replaced by (path, line, id, its JSON text)."""
+    result = _finish_shard(state, others)
+    rendered = [
+        (w.source.path, w.source.line, w.id, orjson.dumps(w.to_json())) for w in result.workloads
+    ]
+    return replace(result, workloads=[], rendered=rendered)
 
 
 def _merge(results: Sequence[ShardResult]) -> FactStore:
