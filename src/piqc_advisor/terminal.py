@@ -6,11 +6,12 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,23 @@ class Output:
     def __init__(self, stream: TextIO | None = None, force_plain: bool = False) -> None:
         self.stream = stream or sys.stdout
         self.rich = not force_plain and self.stream.isatty()
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=False)
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """Rich's console, made (and rich imported) only when a terminal is written to."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.stream, highlight=False, soft_wrap=False)
+        return self._console
 
     def table(self, table: TextTable) -> None:
         if not self.rich:
             self.stream.write(plain_table(table))
             return
+        from rich.table import Table
+
         rich_table = Table(title=table.title, title_justify="left", show_lines=False)
         for header in table.headers:
             rich_table.add_column(header, overflow="fold")

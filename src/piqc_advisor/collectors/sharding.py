@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -101,12 +102,14 @@ def run_shards(
             theirs.close()
             children.append((pid, ours))
         state = read(shards[0])
-        parts: list[list[Any] | None] = [shared(state)]
+        # Shared objects travel as pickled bytes, each side pickling its own at the same
+        # time, instead of one side waiting while the other pickles.
+        packed: list[bytes] = [_pack(shared(state))]
         for _, conn in children:
-            parts.append(_expect(conn.recv()))
+            packed.append(_expect(conn.recv()))
         for position, (_, conn) in enumerate(children, start=1):
-            conn.send([None if i == position else part for i, part in enumerate(parts)])
-        results = [finish(state, [None, *parts[1:]])]
+            conn.send([None if i == position else part for i, part in enumerate(packed)])
+        results = [finish(state, [None, *(pickle.loads(part) for part in packed[1:])])]
         for _, conn in children:
             results.append(_expect(conn.recv()))
         return results
@@ -116,6 +119,10 @@ def run_shards(
         for pid, conn in children:
             conn.close()
             _reap(pid)
+
+
+def _pack(objects: list[Any]) -> bytes:
+    return pickle.dumps(objects, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class _WorkerFailed(Exception):
@@ -139,8 +146,8 @@ def _child(
     code = 0
     try:
         state = read(shard)
-        conn.send(("ok", shared(state)))
-        others = conn.recv()
+        conn.send(("ok", _pack(shared(state))))
+        others = [None if part is None else pickle.loads(part) for part in conn.recv()]
         conn.send(("ok", finish(state, others)))
     except BaseException:
         code = 1
