@@ -28,12 +28,7 @@ KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 # Cases on which a rule is wrong today. The case states what the rule should do; the
 # reason names the defect. strict=True: once the rule is fixed the xfail must be removed.
-KNOWN_WRONG: dict[str, str] = {
-    "gpu-request-missing/pass_dra_resource_claim": (
-        "GPUs requested through Dynamic Resource Allocation (resources.claims / "
-        "resourceClaims) are not seen as accelerators, so the rule reports a missing GPU"
-    ),
-}
+KNOWN_WRONG: dict[str, str] = {}
 
 
 @cache

@@ -51,6 +51,8 @@ RELATED_KINDS: frozenset[str] = frozenset(
         "ConfigMap",
         "PersistentVolumeClaim",
         "PriorityClass",
+        "ResourceClaimTemplate",
+        "ResourceClaim",
     }
 )
 # Kinds that workloads of other files may need: related objects and what adapters look up.

@@ -160,6 +160,35 @@ class Accelerator:
 
 
 @dataclass(frozen=True)
+class DeviceClaim:
+    """Devices a container asks for through Dynamic Resource Allocation (resources.claims).
+
+    `via` says how the pod names the claim (ResourceClaimTemplate or ResourceClaim, None
+    when the pod does not); device class and count are known only when that object is
+    among the inputs, `definition` is where.
+    """
+
+    name: str
+    via: str | None
+    reference: str | None
+    device_class: str | None
+    count: int | None
+    origin: Origin
+    definition: Origin | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "via": self.via,
+            "reference": self.reference,
+            "device_class": self.device_class,
+            "count": self.count,
+            "source": self.origin.to_json(),
+            "definition": self.definition.to_json() if self.definition is not None else None,
+        }
+
+
+@dataclass(frozen=True)
 class ResourceAmounts:
     cpu_request: Declared[str] | None = None
     cpu_limit: Declared[str] | None = None
@@ -374,6 +403,7 @@ class Workload:
     exposure: tuple[ObjectRef, ...] = ()
     monitoring: MonitoringFacts | None = None
     related: tuple[ObjectRef, ...] = field(default=())
+    device_claims: tuple[DeviceClaim, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         from piqc_advisor.sizing.from_workload import workload_sizing
@@ -398,6 +428,7 @@ class Workload:
             "arg_issues": [issue.to_json() for issue in self.arg_issues],
             "accelerator": opt(self.accelerator),
             "gpus_per_replica": self.gpus_per_replica,
+            "device_claims": [claim.to_json() for claim in self.device_claims],
             "sizing": workload_sizing(self),
             "pods_per_replica": self.pods_per_replica,
             "replicas": opt(self.replicas),

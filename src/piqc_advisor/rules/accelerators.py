@@ -33,7 +33,12 @@ def _int(w: Workload, key: str) -> int | None:
 @rule("gpu-request-missing", "K8S-002", "A GPU model server requests no accelerator.")
 def gpu_request_missing(w: Workload, _: object) -> Iterator[Outcome]:
     yield from _gpu_engine(w)
-    if w.engine is not None and w.engine.name not in CPU_CAPABLE and w.accelerator is None:
+    if (
+        w.engine is not None
+        and w.engine.name not in CPU_CAPABLE
+        and w.accelerator is None
+        and not w.device_claims  # devices claimed through Dynamic Resource Allocation
+    ):
         yield Violation(
             f"container {w.container!r} runs {w.engine.name} but requests no nvidia.com/gpu (or "
             "other accelerator); it is scheduled anywhere and fails or runs on CPU",

@@ -121,6 +121,7 @@ class RelatedIndex:
     config_maps: list[K8sObject]
     pvcs: list[K8sObject]
     priority_classes: list[K8sObject]
+    resource_claims: list[K8sObject] = field(default_factory=list)
     service_index: SelectorIndex = field(init=False)
     pdb_index: SelectorIndex = field(init=False)
     policy_index: SelectorIndex = field(init=False)
@@ -129,6 +130,7 @@ class RelatedIndex:
     scalers_by_target: dict[tuple[str, str], list[K8sObject]] = field(init=False)
     routes_by_service: dict[str, list[K8sObject]] = field(init=False)
     config_maps_by_name: dict[str, list[K8sObject]] = field(init=False)
+    claims_by_name: dict[tuple[str, str], list[K8sObject]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.service_index = _indexed(
@@ -151,6 +153,9 @@ class RelatedIndex:
         self.config_maps_by_name = {}
         for config_map in self.config_maps:
             self.config_maps_by_name.setdefault(config_map.name, []).append(config_map)
+        self.claims_by_name = {}
+        for claim in self.resource_claims:
+            self.claims_by_name.setdefault((claim.kind, claim.name), []).append(claim)
 
     @classmethod
     def build(cls, objects: list[K8sObject]) -> RelatedIndex:
@@ -176,6 +181,7 @@ class RelatedIndex:
             config_maps=kinds("ConfigMap"),
             pvcs=kinds("PersistentVolumeClaim"),
             priority_classes=kinds("PriorityClass"),
+            resource_claims=kinds("ResourceClaimTemplate", "ResourceClaim"),
         )
 
 

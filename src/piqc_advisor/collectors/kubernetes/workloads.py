@@ -18,6 +18,7 @@ from piqc_advisor.collectors.kubernetes.containers import (
     resource_amounts,
     secret_uses,
 )
+from piqc_advisor.collectors.kubernetes.device_claims import claimed_accelerator, device_claims
 from piqc_advisor.collectors.kubernetes.objects import K8sObject
 from piqc_advisor.collectors.kubernetes.templates import PodTemplate
 from piqc_advisor.facts.origin import Declared
@@ -26,6 +27,7 @@ from piqc_advisor.facts.workload import (
     Accelerator,
     ArgIssue,
     AutoscalerFacts,
+    DeviceClaim,
     EngineGuess,
     MonitoringFacts,
     ObjectRef,
@@ -283,6 +285,11 @@ def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dic
     if container_name:
         identity += f"/{container_name}"
     storage_model = declared.get("model")
+    claims = (
+        device_claims(template.spec, main, owner, index.claims_by_name)
+        if source is not None
+        else ()
+    )
     monitoring = _monitoring(index, owner, services, pod_labels, annotations)
     exposure = _exposure(index, services, pod_labels, owner)
     related = [ref(s) for s in services] + [ref(p) for p in pdbs] + [ref(p) for p in policies]
@@ -306,7 +313,8 @@ def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dic
         "serving": declared,
         "effective": effective,
         "arg_issues": issues,
-        "accelerator": _accelerator(template),
+        "accelerator": _accelerator(template, claims),
+        "device_claims": claims,
         "pods_per_replica": template.pods_per_replica,
         "replicas": template.replicas,
         "probes": {
@@ -337,9 +345,16 @@ def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dic
     }
 
 
-def _accelerator(template: PodTemplate) -> Accelerator | None:
-    """Accelerators from the pod's resources, else from what a custom resource declares."""
+def _accelerator(template: PodTemplate, claims: Sequence[DeviceClaim]) -> Accelerator | None:
+    """Accelerators from pod resources, a custom resource's fields, or counted DRA claims."""
     found = pods.accelerator_for(template.spec, template.containers)
+    if found is None:
+        claimed = claimed_accelerator(claims)
+        if claimed is not None:
+            gpu = pods.gpu_type(template.spec)
+            found = replace(
+                claimed, type=gpu[0] if gpu else None, type_source=gpu[1] if gpu else None
+            )
     count = template.hints.get("accelerator_count")
     kind = template.hints.get("accelerator_type")
     if found is None and count is not None and isinstance(count.value, int):
