@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
 from click.testing import CliRunner
 
 from piqc_advisor.cli import main
@@ -105,3 +106,12 @@ def test_json_and_yaml_carry_the_sizing_block(monkeypatch) -> None:  # type: ign
     assert picked == ("estimated", "L4", 33472, True)
     code, out, _ = run("facts", "examples/vllm-llama-3.1-8b", "--format", "yaml")
     assert code == 0 and yaml.safe_load(out)["workloads"][0]["sizing"] == sizing
+
+
+def test_yaml_writes_shared_values_out_without_anchors(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(ROOT)
+    code, out, _ = run("facts", "examples", "--format", "yaml")
+    assert code == 0
+    assert "&id" not in out and "*id" not in out
+    code, as_json, _ = run("facts", "examples", "--format", "json")
+    assert yaml.safe_load(out) == json.loads(as_json)

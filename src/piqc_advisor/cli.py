@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-import yaml
 
 from piqc_advisor import __version__
 from piqc_advisor.explain import explain_any, explain_text
@@ -35,7 +34,7 @@ from piqc_advisor.knowledge.queries import (
     search,
     section_matches,
 )
-from piqc_advisor.terminal import Output, TextTable, dump_json, dump_json_for, join
+from piqc_advisor.terminal import Output, TextTable, dump_json, dump_json_for, dump_yaml, join
 
 if TYPE_CHECKING:
     from piqc_advisor.collectors.yaml_source import Problem
@@ -495,7 +494,7 @@ def facts(paths: tuple[str, ...], fmt: str, max_file_size: int) -> None:
             click.echo(dump_json_for(sys.stdout, store.to_json()), nl=False)
     elif fmt == "yaml":
         click.echo(
-            yaml.safe_dump(store.to_json(), sort_keys=False, allow_unicode=True, width=100),
+            dump_yaml(store.to_json()),
             nl=False,
         )
     else:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
+import yaml
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -113,6 +114,19 @@ def _dumps(data: Any, indent: bool) -> str:
         if indent:
             return json.dumps(data, indent=2, ensure_ascii=False)
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value shared by two places twice instead of as an &anchor / *alias pair."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML for people and tools alike: insertion order, Unicode as is, no anchors."""
+    text: str = yaml.dump(data, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=100)
+    return text
 
 
 def _escape(text: str) -> str:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from piqc_advisor import __version__
 from piqc_advisor.knowledge.model import Catalog, Checklist, Item, Section
 from piqc_advisor.knowledge.queries import coverage, effective_owners, effective_phase
+from piqc_advisor.terminal import dump_yaml
 
 ANSWERS_VERSION = 1
 
@@ -87,9 +86,7 @@ def export_json_data(catalog: Catalog, checklist: Checklist) -> dict[str, Any]:
 
 
 def export_yaml(catalog: Catalog, checklist: Checklist) -> str:
-    return yaml.safe_dump(
-        export_json_data(catalog, checklist), sort_keys=False, allow_unicode=True, width=100
-    )
+    return dump_yaml(export_json_data(catalog, checklist))
 
 
 def export_markdown(catalog: Catalog, checklist: Checklist) -> str:
@@ -179,10 +176,7 @@ def export_answers(catalog: Catalog, checklist: Checklist) -> str:
         if governance:
             entry["maturity"] = None
         entries.append(entry)
-    body = yaml.safe_dump(
-        {"answers_version": ANSWERS_VERSION, "checklist": checklist.id, "answers": entries},
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
+    body = dump_yaml(
+        {"answers_version": ANSWERS_VERSION, "checklist": checklist.id, "answers": entries}
     )
     return "\n".join(header) + body
