@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import importlib
 import json
 import os
@@ -34,7 +33,15 @@ from piqc_advisor.knowledge.queries import (
     search,
     section_matches,
 )
-from piqc_advisor.terminal import Output, TextTable, dump_json, dump_json_for, dump_yaml, join
+from piqc_advisor.terminal import (
+    Output,
+    TextTable,
+    dump_json,
+    dump_json_for,
+    dump_yaml,
+    join,
+    pause_gc_for_this_command,
+)
 
 if TYPE_CHECKING:
     from piqc_advisor.collectors.yaml_source import Problem
@@ -816,10 +823,7 @@ def _check_prometheus_options(
 
 
 def _pause_gc_for_this_command() -> None:
-    """Pause the cyclic collector until the command ends: scans build large acyclic data."""
-    if gc.isenabled():
-        gc.disable()
-        click.get_current_context().call_on_close(gc.enable)
+    pause_gc_for_this_command()
 
 
 def _all_rules() -> tuple[Rule, ...]:

@@ -31,7 +31,7 @@ from piqc_advisor.runtime.prometheus_source import (
     read_fleet,
 )
 from piqc_advisor.runtime.snapshot import read_snapshot_file
-from piqc_advisor.terminal import Output
+from piqc_advisor.terminal import Output, pause_gc_for_this_command
 
 EXIT_DIAGNOSED = 1
 EXIT_USAGE = 2
@@ -109,6 +109,7 @@ def metrics_command(
     `# piqc-snapshot time=2026-11-27T04:32:20Z` (ISO 8601 with offset, or Unix seconds;
     `version=0.32.0` may be added), else from the file's modification time.
     """
+    pause_gc_for_this_command()
     snapshots = [read_snapshot_file(path, max_bytes) for path in files]
     configured: dict[str, Any] = {"max_num_seqs": max_num_seqs} if max_num_seqs else {}
     subject = str(files[0]) if len(files) == 1 else f"{files[0]} (+{len(files) - 1})"
@@ -204,6 +205,7 @@ def probe_command(
     PromQL instead (rates, latency percentiles per replica and for the fleet, replica
     imbalance); URLs are then optional and the token goes to Prometheus too.
     """
+    pause_gc_for_this_command()
     if not urls and not prometheus:
         raise click.UsageError("give server URLs, or --prometheus URL with --selector")
     if prometheus and not selectors:

@@ -124,28 +124,38 @@ class MetricSet:
     def families(self) -> frozenset[str]:
         return frozenset(self._index)
 
+    def _label_values(self, key: str) -> set[str | None]:
+        # Thousands of series share a few label sets: look each set up once.
+        return {dict(labels).get(key) for labels in {s.labels for s in self.engine}}
+
     def engines(self) -> tuple[str, ...]:
-        return tuple(sorted({s.label("engine") or "0" for s in self.engine}))
+        return tuple(sorted({name or "0" for name in self._label_values("engine")}))
 
     def models(self) -> tuple[str, ...]:
-        names = {s.label("model_name") for s in self.engine}
-        return tuple(sorted(n for n in names if n))
+        return tuple(sorted(n for n in self._label_values("model_name") if n))
 
 
 def normalise(exposition: Exposition) -> MetricSet:
     """Sort a parsed body into engine, router and other series under canonical names."""
     result = MetricSet()
     index: dict[str, list[Series]] = defaultdict(list)
+    names: dict[tuple[str, str, str], tuple[str, str, str]] = {}
     for sample in exposition.samples:
-        raw, part = _split(sample.name, sample.family, sample.kind)
-        created_of = _created_base(raw)
-        if created_of is not None and part == "value":
-            raw, part = created_of, "created"
-        if part == "value" and sample.kind == "counter":
-            part = "total"
-        canonical = canonical_family(raw)
-        if canonical != raw:
-            result.aliases_used[raw] = canonical
+        # A body repeats a few dozen names over thousands of samples: sort each out once.
+        name_key = (sample.name, sample.family, sample.kind)
+        known = names.get(name_key)
+        if known is None:
+            raw, part = _split(sample.name, sample.family, sample.kind)
+            created_of = _created_base(raw)
+            if created_of is not None and part == "value":
+                raw, part = created_of, "created"
+            if part == "value" and sample.kind == "counter":
+                part = "total"
+            canonical = canonical_family(raw)
+            if canonical != raw:
+                result.aliases_used[raw] = canonical
+            known = names[name_key] = (canonical, raw, part)
+        canonical, raw, part = known
         le: float | None = None
         labels = sample.labels
         if part == "bucket":
@@ -178,5 +188,7 @@ def normalise(exposition: Exposition) -> MetricSet:
 
 def label_sets(series: Iterable[Series]) -> tuple[str, ...]:
     """Distinct label sets of some series, rendered as {k="v",...}, for provenance."""
-    rendered = {"{" + ",".join(f'{k}="{v}"' for k, v in s.labels) + "}" for s in series if s.labels}
-    return tuple(sorted(rendered))
+    distinct = {s.labels for s in series if s.labels}
+    return tuple(
+        sorted("{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}" for labels in distinct)
+    )
