@@ -56,6 +56,8 @@ def vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         text=True,
         timeout=400,
         check=False,
+        # Dev mode serves /server_info, which the drift check reads (tests only).
+        env={**os.environ, "VLLM_SERVER_DEV_MODE": "1"},
     )
     if started.returncode != 0:
         pytest.fail(f"vLLM did not start:\n{started.stderr[-3000:]}")
@@ -326,3 +328,56 @@ def test_prometheus_source_agrees_with_the_load(vllm: str, prometheus: str) -> N
     fleet = json.loads(result.stdout)["prometheus"][0]
     assert fleet["replicas"] == [f"127.0.0.1:{PORT}"]
     assert fleet["queries"][0].startswith("count by (__name__, instance, model_name)")
+
+
+MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: tiny-llama, namespace: default}}
+spec:
+  selector: {{matchLabels: {{app: tiny}}}}
+  template:
+    metadata: {{labels: {{app: tiny}}}}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.32.0
+          args:
+            - --model
+            - tiny-llama
+            - --max-model-len
+            - "{max_len}"
+            - --max-num-seqs
+            - "{max_seqs}"
+"""
+
+
+def test_check_reports_drift_against_the_running_server(
+    vllm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with httpx.Client(trust_env=False) as client:
+        (model,) = client.get(f"{vllm}/v1/models").json()["data"]
+        info = client.get(f"{vllm}/server_info", params={"config_format": "json"})
+    assert info.status_code == 200
+    running = model["max_model_len"]
+    monkeypatch.chdir(tmp_path)
+    Path("tiny.yaml").write_text(MANIFEST.format(max_len=running * 2, max_seqs=MAX_SEQS))
+    args = ["check", "tiny.yaml", "--probe", vllm, "--probe-window", "0.5s"]
+    result = CliRunner().invoke(main, [*args, "--format", "json", "--exit-zero"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    drift = [f for f in data["findings"] if f["rule"] == "runtime-config-drift"]
+    assert [(f["subject"], f["message"], f["evidence"]["line"]) for f in drift] == [
+        (
+            "Deployment/default/tiny-llama/vllm",
+            f"max_model_len: the server runs {running} ({vllm}/v1/models max_model_len), the "
+            f"manifests declare {running * 2} (--max-model-len at tiny.yaml:16) "
+            f"[server {vllm}; playbook training-serving-skew]",
+            16,
+        )
+    ]
+    # max_num_seqs was compared through /server_info (equal), so the outcome is a clean fail.
+    outcomes = [o for o in data["outcomes"] if o["rule"] == "runtime-config-drift"]
+    assert [(o["outcome"], o["reason"]) for o in outcomes] == [
+        ("failed", "differs from the manifests: max_model_len")
+    ]
