@@ -227,3 +227,18 @@ def test_written_workloads_get_unique_ids_across_shards(
         "Deployment/llm/llama/vllm@b.yaml",
     ]
     assert written == scan(["."], workers=1).to_json()
+
+
+def test_origins_built_directly_are_whole_origins() -> None:
+    """Node.origin fills an Origin's fields without its __init__; none may be left out."""
+    import dataclasses
+
+    from piqc_advisor.collectors.tree import Node
+    from piqc_advisor.collectors.yaml_source import parse_documents
+    from piqc_advisor.facts.origin import Origin
+
+    (document,), _ = parse_documents("a:\n  b: 1\n", "x.yaml")
+    origin = Node.root(document).get("a").get("b").origin  # type: ignore[union-attr]
+    assert set(vars(origin)) == {f.name for f in dataclasses.fields(Origin)}
+    assert origin == Origin("x.yaml", 2, 3, "/a/b", 0, None, None)
+    assert hash(origin) == hash(Origin("x.yaml", 2, 3, "/a/b", 0, None, None))

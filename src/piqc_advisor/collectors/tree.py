@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from piqc_advisor.collectors.yaml_source import Document, position_of
 from piqc_advisor.facts.origin import Origin
 
 _new_object = object.__new__
+_Value = TypeVar("_Value")
+
+
+class _computed_once(Generic[_Value]):
+    """functools.cached_property without its lock (Python 3.11 takes one per first access).
+
+    Nodes are not shared between threads, and a million first accesses on large scans made
+    the lock a measurable cost. The value lands in the instance's __dict__ under the same
+    name, so later reads never reach this descriptor.
+    """
+
+    def __init__(self, compute: Callable[[Any], _Value]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> _Value:
+        if instance is None:
+            return self  # type: ignore[return-value]
+        value = self.compute(instance)
+        instance.__dict__[self.name] = value
+        return value
 
 
 def _escape(part: str | int) -> str:
@@ -46,7 +67,7 @@ class Node:
     def root(cls, document: Document) -> Node:
         return cls(document.data, NodeContext(document))
 
-    @cached_property
+    @_computed_once
     def pointer(self) -> str:
         """JSON pointer of this node, built from the parent's (cached: origins are many)."""
         if not self.path:
@@ -55,7 +76,7 @@ class Node:
             return "".join(f"/{_escape(p)}" for p in self.path)
         return f"{self.parent.pointer}/{_escape(self.path[-1])}"
 
-    @cached_property
+    @_computed_once
     def origin(self) -> Origin:
         """Position of this node's key in its parent (or the document start for the root)."""
         doc = self.context.document
@@ -66,15 +87,18 @@ class Node:
         template_line = None
         if doc.template is not None:
             template_line = line - doc.template_line_offset
-        return Origin(
-            path=doc.path,
-            line=line,
-            col=col,
-            pointer=self.pointer,
-            document=doc.index,
-            template=doc.template,
-            template_line=template_line,
-        )
+        # Filled in directly for the reason _child gives: origins are made by the hundred
+        # thousand, and the frozen dataclass __init__ is several times dearer.
+        origin: Origin = _new_object(Origin)
+        fields = origin.__dict__
+        fields["path"] = doc.path
+        fields["line"] = line
+        fields["col"] = col
+        fields["pointer"] = self.pointer
+        fields["document"] = doc.index
+        fields["template"] = doc.template
+        fields["template_line"] = template_line
+        return origin
 
     def _child(self, key: str | int, value: Any) -> Node:
         # The frozen dataclass __init__ sets each field through object.__setattr__; children
