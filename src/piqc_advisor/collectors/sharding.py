@@ -6,51 +6,32 @@ other files may refer to (services, autoscalers, config maps, ...), finish their
 workloads, and send them to the first process, which merges them. Nothing is lost or
 reordered: the merge sorts as a one-process scan does, and a test holds the two equal.
 
-Forking keeps the start-up cheap (the package is already imported) and is only used where it
-is safe and worth it: on Linux, with two or more usable cores, and inputs big enough. Any
-failure of a worker falls back to scanning everything in one process.
+Workers are forked (see piqc_advisor/forked.py) only where it is worth it: with two or more
+usable cores and inputs big enough. Any failure of a worker falls back to scanning
+everything in one process.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import pickle
-import sys
-import traceback
 from collections.abc import Callable, Sequence
-from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
+from piqc_advisor import forked
 from piqc_advisor.collectors.inputs import InputFile, PendingFile, Planned
+from piqc_advisor.forked import WORKERS_ENV, worker_count
+
+__all__ = ["MIN_SHARD_BYTES", "WORKERS_ENV", "run_shards", "split", "worker_count"]
 
 State = TypeVar("State")
 Shared = TypeVar("Shared")
 Result = TypeVar("Result")
 
-WORKERS_ENV = "PIQC_WORKERS"
-MAX_WORKERS = 8
 # Below this many bytes of input per process, forking and swapping objects costs more than
 # it saves (measured: 1,000 typical manifest files are about 3 MB).
 MIN_SHARD_BYTES = 512 * 1024
 _PER_FILE_BYTES = 512  # opening and walking a file costs about as much as reading 512 bytes
-
-
-def worker_count(requested: int | None = None) -> int:
-    """How many processes may scan: `requested`, else PIQC_WORKERS, else the usable cores."""
-    if requested is None:
-        from_env = os.environ.get(WORKERS_ENV, "").strip()
-        if from_env.isdigit() and int(from_env) > 0:
-            requested = int(from_env)
-    if requested is None:
-        try:
-            requested = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            requested = os.cpu_count() or 1
-    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
-        return 1
-    return max(1, min(requested, MAX_WORKERS))
 
 
 def _weight(item: Planned) -> int:
@@ -93,71 +74,34 @@ def run_shards(
         return None
     children: list[tuple[int, Connection]] = []
     try:
-        for index in range(1, len(shards)):
-            ours, theirs = Pipe()
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - runs in the child, measured by the merge test
-                ours.close()
-                _child(theirs, shards[index], read, shared, finish)
-            theirs.close()
-            children.append((pid, ours))
+        for shard in shards[1:]:
+
+            def work(conn: Connection, shard: Sequence[Planned] = shard) -> None:
+                state = read(shard)
+                conn.send(("ok", _pack(shared(state))))
+                others = [None if part is None else pickle.loads(part) for part in conn.recv()]
+                conn.send(("ok", finish(state, others)))
+
+            children.append(forked.start(work))
         state = read(shards[0])
         # Shared objects travel as pickled bytes, each side pickling its own at the same
         # time, instead of one side waiting while the other pickles.
         packed: list[bytes] = [_pack(shared(state))]
         for _, conn in children:
-            packed.append(_expect(conn.recv()))
+            packed.append(forked.expect(conn.recv()))
         for position, (_, conn) in enumerate(children, start=1):
             conn.send([None if i == position else part for i, part in enumerate(packed)])
         results = [finish(state, [None, *(pickle.loads(part) for part in packed[1:])])]
         for _, conn in children:
-            results.append(_expect(conn.recv()))
+            results.append(forked.expect(conn.recv()))
         return results
-    except (_WorkerFailed, EOFError, OSError):
+    except (forked.WorkerFailed, EOFError, OSError):
         return None
     finally:
         for pid, conn in children:
             conn.close()
-            _reap(pid)
+            forked.reap(pid)
 
 
 def _pack(objects: list[Any]) -> bytes:
     return pickle.dumps(objects, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-class _WorkerFailed(Exception):
-    """A worker sent an error instead of its part."""
-
-
-def _expect(message: Any) -> Any:
-    kind, payload = message
-    if kind != "ok":
-        raise _WorkerFailed(payload)
-    return payload
-
-
-def _child(
-    conn: Connection,
-    shard: Sequence[Planned],
-    read: Callable[[Sequence[Planned]], Any],
-    shared: Callable[[Any], list[Any]],
-    finish: Callable[[Any, Sequence[Sequence[Any] | None]], Any],
-) -> None:  # pragma: no cover - runs in the child
-    code = 0
-    try:
-        state = read(shard)
-        conn.send(("ok", _pack(shared(state))))
-        others = [None if part is None else pickle.loads(part) for part in conn.recv()]
-        conn.send(("ok", finish(state, others)))
-    except BaseException:
-        code = 1
-        with contextlib.suppress(BaseException):
-            conn.send(("error", traceback.format_exc()))
-    finally:
-        # Leave without running the parent's exit handlers or flushing its buffers.
-        os._exit(code)
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
