@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from piqc_advisor.rules.api import NotApplicable, Unknown
 from piqc_advisor.runtime.signals import SignalValue
@@ -34,31 +34,39 @@ class Diagnosis:
 
 
 RuntimeOutcome: TypeAlias = Diagnosis | Unknown | NotApplicable
-RuntimeCheck: TypeAlias = Callable[[MetricFacts, Any], Iterable[RuntimeOutcome]]
+Facts = TypeVar("Facts")
 
 
 @dataclass(frozen=True)
-class RuntimeRule:
-    """A diagnosis rule: kebab-case name, the item it speaks to, its playbook, its check."""
+class DiagnosisRule(Generic[Facts]):
+    """A diagnosis rule: kebab-case name, the item it speaks to, its playbook, its check.
+
+    Facts is what it reads: one server's MetricFacts here, a deployment's replicas in
+    runtime_fleet.py.
+    """
 
     name: str
     item: str
     playbook: str
     summary: str
-    check: RuntimeCheck
+    check: Callable[[Facts, Any], Iterable[RuntimeOutcome]]
     params: Any = field(default=None)
 
-    def run(self, facts: MetricFacts, params: Any | None = None) -> Iterator[RuntimeOutcome]:
+    def run(self, facts: Facts, params: Any | None = None) -> Iterator[RuntimeOutcome]:
         yield from self.check(facts, params if params is not None else self.params)
 
 
-def runtime_rule(
+def diagnosis_rule(
     name: str, item: str, playbook: str, summary: str, params: Any
-) -> Callable[[RuntimeCheck], RuntimeRule]:
-    def wrap(check: RuntimeCheck) -> RuntimeRule:
-        return RuntimeRule(name, item, playbook, summary, check, params)
+) -> Callable[[Callable[[Facts, Any], Iterable[RuntimeOutcome]]], DiagnosisRule[Facts]]:
+    def wrap(check: Callable[[Facts, Any], Iterable[RuntimeOutcome]]) -> DiagnosisRule[Facts]:
+        return DiagnosisRule(name, item, playbook, summary, check, params)
 
     return wrap
+
+
+RuntimeRule: TypeAlias = DiagnosisRule[MetricFacts]
+runtime_rule = diagnosis_rule
 
 
 def _fmt(value: float) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from piqc_advisor.rules.api import NotApplicable, Unknown
-from piqc_advisor.rules.runtime import Diagnosis, RuntimeOutcome
+from piqc_advisor.rules.runtime import Diagnosis, DiagnosisRule, RuntimeOutcome, diagnosis_rule
 
 
 @dataclass(frozen=True)
@@ -24,31 +24,8 @@ class FleetFacts:
         return {r: v for r, v in found.items() if v is not None}
 
 
-FleetCheck: TypeAlias = Callable[[FleetFacts, Any], Iterable[RuntimeOutcome]]
-
-
-@dataclass(frozen=True)
-class FleetRule:
-    """A fleet diagnosis rule: kebab-case name, the item it speaks to, its playbook, its check."""
-
-    name: str
-    item: str
-    playbook: str
-    summary: str
-    check: FleetCheck
-    params: Any = field(default=None)
-
-    def run(self, facts: FleetFacts, params: Any | None = None) -> Iterator[RuntimeOutcome]:
-        yield from self.check(facts, params if params is not None else self.params)
-
-
-def fleet_rule(
-    name: str, item: str, playbook: str, summary: str, params: Any
-) -> Callable[[FleetCheck], FleetRule]:
-    def wrap(check: FleetCheck) -> FleetRule:
-        return FleetRule(name, item, playbook, summary, check, params)
-
-    return wrap
+FleetRule: TypeAlias = DiagnosisRule[FleetFacts]
+fleet_rule = diagnosis_rule
 
 
 def _fmt(value: float) -> str:

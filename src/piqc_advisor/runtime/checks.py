@@ -33,7 +33,7 @@ class RuntimeCheck:
     links: dict[str, str] = field(default_factory=dict)
 
 
-def _names(workload: Workload) -> set[str]:
+def served_names(workload: Workload) -> set[str]:
     """Model names a server of this workload would list in /v1/models."""
     names: set[str] = set()
     served = workload.serving.get("served_model_name")
@@ -51,7 +51,7 @@ def link_server(snapshots: Sequence[Snapshot], workloads: Sequence[Workload]) ->
     served = {m.id for s in snapshots for m in s.models}
     if not served:
         return None
-    matches = [w.id for w in workloads if w.engine is not None and _names(w) & served]
+    matches = [w.id for w in workloads if w.engine is not None and served_names(w) & served]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -86,6 +86,16 @@ def to_report_parts(
     return findings, outcomes
 
 
+def settings_for(workload: Workload | None, configured: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The server settings the diagnoses compare with: given ones, else the workload's."""
+    settings = dict(configured or {})
+    if workload is not None and "max_num_seqs" not in settings:
+        limit = workload.effective.get("max_num_seqs")
+        if isinstance(limit, int):
+            settings["max_num_seqs"] = limit
+    return settings
+
+
 def check_servers(
     urls: Sequence[str],
     workloads: Sequence[Workload],
@@ -110,12 +120,8 @@ def check_servers(
         subject = linked or url
         if linked:
             links[url] = linked
-        settings = dict(configured or {})
         workload = next((w for w in workloads if w.id == linked), None)
-        if workload is not None and "max_num_seqs" not in settings:
-            limit = workload.effective.get("max_num_seqs")
-            if isinstance(limit, int):
-                settings["max_num_seqs"] = limit
+        settings = settings_for(workload, configured)
         result = analyse(subject, snapshots, fetch_problems, settings)
         if result is None:
             trouble = [*(p for s in snapshots for p in s.problems), *fetch_problems]

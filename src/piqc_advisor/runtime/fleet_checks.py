@@ -14,7 +14,7 @@ from piqc_advisor.findings import Finding, OutcomeKind, RuleOutcome
 from piqc_advisor.knowledge.model import Catalog
 from piqc_advisor.rules.runtime import RuntimeResult, diagnose
 from piqc_advisor.rules.runtime_fleet import FleetResult, diagnose_fleet
-from piqc_advisor.runtime.checks import RuntimeCheck, _names
+from piqc_advisor.runtime.checks import RuntimeCheck, served_names, settings_for
 from piqc_advisor.runtime.probe import FetchError, ProbeOptions
 from piqc_advisor.runtime.prometheus_source import (
     QUANTITIES,
@@ -174,7 +174,7 @@ def link_fleet(values: FleetValues, workloads: Sequence[Workload]) -> str | None
     served = {values.selector.equals("model_name") or ""} - {""} or set(values.models)
     if not served:
         return None
-    matches = [w.id for w in candidates if _names(w) & served]
+    matches = [w.id for w in candidates if served_names(w) & served]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -259,12 +259,8 @@ def check_fleets(
         linked = link_fleet(values, workloads)
         if linked:
             links[values.subject] = linked
-        settings = dict(configured or {})
         workload = next((w for w in workloads if w.id == linked), None)
-        if workload is not None and "max_num_seqs" not in settings:
-            limit = workload.effective.get("max_num_seqs")
-            if isinstance(limit, int):
-                settings["max_num_seqs"] = limit
+        settings = settings_for(workload, configured)
         analysis = analyse_fleet(values, settings)
         found, seen = to_report_parts(analysis, linked or values.subject, catalog)
         findings += found
