@@ -387,3 +387,23 @@ def test_check_prometheus_usage_errors(args: list[str], message: str) -> None:
     code, _, err = run("check", "tests/fixtures/manifests/probe", *args)
     assert code == 2
     assert message in err
+
+
+def test_check_sends_the_token_to_prometheus_and_never_prints_it(
+    fake_prometheus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.runtime.test_prometheus_source import SEL, FakePrometheus, two_replicas
+
+    two_replicas()
+    monkeypatch.setenv("PROM_TOKEN", "t0ken-value")
+    (tmp_path / "llama.yaml").write_text(LLAMA)
+    args = ["check", str(tmp_path), "--prometheus", fake_prometheus, "--selector", SEL]
+    code, out, err = run(*args, "--token-env", "PROM_TOKEN", "--format", "json", "--exit-zero")
+    assert code == 0, err
+    assert {auth for _, _, auth in FakePrometheus.seen} == {"Bearer t0ken-value"}
+    assert "t0ken-value" not in out + err
+    code, _, err = run(*args, "--token-env", "UNSET_TOKEN_VAR")
+    assert code == 2
+    assert "UNSET_TOKEN_VAR is empty or unset" in err
+    code, _, err = run(*args, "--insecure", "--ca-file", str(tmp_path / "llama.yaml"))
+    assert (code, "give --insecure or --ca-file, not both" in err) == (2, True)

@@ -656,6 +656,18 @@ def _render(fmt: str, report: Report, catalog: Catalog) -> str:
     help="The label that tells replicas apart in Prometheus (instance, pod, ...).",
 )
 @click.option(
+    "--token-env", metavar="VAR", help="Bearer token for --probe and --prometheus, from VAR."
+)
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path),
+    help="Bearer token for --probe and --prometheus, from a file (never printed).",
+)
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates of those URLs.")
+@click.option(
+    "--ca-file", type=click.Path(exists=True, path_type=Path), help="CA bundle for those URLs."
+)
+@click.option(
     "--answers",
     "answers_files",
     multiple=True,
@@ -689,6 +701,10 @@ def check_command(
     selectors: tuple[str, ...],
     prometheus_window: str,
     replica_label: str,
+    token_env: str | None,
+    token_file: Path | None,
+    insecure: bool,
+    ca_file: Path | None,
     answers_files: tuple[Path, ...],
     baseline: Path | None,
     max_file_size: int,
@@ -745,6 +761,7 @@ def check_command(
         for answer_note in answer_notes:
             click.echo(answer_note, err=True)
     _check_prometheus_options(prometheus, selectors, replica_label, prometheus_window)
+    remote_token, remote_verify = _remote_access(token_env, token_file, insecure, ca_file)
     fingerprints: frozenset[str] = frozenset()
     if baseline is not None:
         fingerprints = _baseline_fingerprints(baseline)
@@ -770,6 +787,8 @@ def check_command(
             prometheus_selectors=selectors,
             prometheus_window=_duration(prometheus_window),
             replica_label=replica_label,
+            remote_token=remote_token,
+            remote_verify=remote_verify,
         ),
     )
     click.echo(_render(fmt, report, catalog), nl=False)
@@ -796,6 +815,21 @@ def _baseline_fingerprints(path: Path) -> frozenset[str]:
         return frozenset(str(f["fingerprint"]) for f in data["findings"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         _usage_error(f"{path}: not a piqc-advisor JSON report ({type(exc).__name__}: {exc})")
+
+
+def _remote_access(
+    token_env: str | None, token_file: Path | None, insecure: bool, ca_file: Path | None
+) -> tuple[str | None, bool | str]:
+    """The bearer token and TLS verification for --probe and --prometheus URLs."""
+    from piqc_advisor.cli_runtime import token_from
+
+    if insecure and ca_file:
+        _usage_error("give --insecure or --ca-file, not both")
+    try:
+        token = token_from(token_env, token_file)
+    except click.UsageError as exc:
+        _usage_error(exc.message)
+    return token, str(ca_file) if ca_file else not insecure
 
 
 def _check_prometheus_options(

@@ -124,7 +124,8 @@ def metrics_command(
         sys.exit(EXIT_DIAGNOSED)
 
 
-def _token(token_env: str | None, token_file: Path | None) -> str | None:
+def token_from(token_env: str | None, token_file: Path | None) -> str | None:
+    """The bearer token named by --token-env or --token-file (usage errors otherwise)."""
     if token_env and token_file:
         raise click.UsageError("give --token-env or --token-file, not both")
     if token_env:
@@ -225,7 +226,7 @@ def probe_command(
     options = ProbeOptions(
         timeout,
         max_bytes,
-        _token(token_env, token_file),
+        token_from(token_env, token_file),
         str(ca_file) if ca_file else not insecure,
     )
     configured: dict[str, Any] = {"max_num_seqs": max_num_seqs} if max_num_seqs else {}

@@ -40,6 +40,9 @@ class CheckOptions:
     prometheus_selectors: tuple[str, ...] = ()
     prometheus_window: float = 300.0
     replica_label: str = "instance"
+    # How --probe and --prometheus URLs are read; the token never shows in a repr.
+    remote_token: str | None = field(default=None, repr=False)
+    remote_verify: bool | str = True
     baseline: frozenset[str] = frozenset()
 
 
@@ -92,7 +95,7 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
             options.probes,
             facts.workloads,
             catalog,
-            ProbeOptions(),
+            ProbeOptions(token=options.remote_token, verify=options.remote_verify),
             options.probe_samples,
             options.probe_window,
         )
@@ -109,7 +112,7 @@ def check(catalog: Catalog, options: CheckOptions) -> Report:
             options.prometheus_selectors,
             facts.workloads,
             catalog,
-            ProbeOptions(),
+            ProbeOptions(token=options.remote_token, verify=options.remote_verify),
             options.prometheus_window,
             options.replica_label,
         )
