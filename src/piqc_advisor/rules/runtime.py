@@ -534,7 +534,9 @@ RUNTIME_RULES: tuple[RuntimeRule, ...] = (
 
 @dataclass(frozen=True)
 class RuntimeResult:
-    rule: RuntimeRule
+    """One diagnosis rule's outcome, for a server or for a deployment's replicas."""
+
+    rule: DiagnosisRule[Any]
     outcome: str  # diagnosed | passed | unknown | not_applicable | error
     message: str
     signals: tuple[str, ...] = ()
@@ -550,10 +552,8 @@ class RuntimeResult:
         }
 
 
-def diagnose(
-    facts: MetricFacts, rules: Iterable[RuntimeRule] = RUNTIME_RULES
-) -> list[RuntimeResult]:
-    """Run every runtime rule on one server; a crash is an `error` outcome."""
+def run_diagnoses(facts: Facts, rules: Iterable[DiagnosisRule[Facts]]) -> list[RuntimeResult]:
+    """Run diagnosis rules on one set of facts; a crash is an `error` outcome."""
     results: list[RuntimeResult] = []
     for rule in rules:
         try:
@@ -562,14 +562,21 @@ def diagnose(
             results.append(RuntimeResult(rule, "error", f"{type(exc).__name__}: {exc}"))
             continue
         found = [o for o in outcomes if isinstance(o, Diagnosis)]
+        unknown = [o for o in outcomes if isinstance(o, Unknown)]
+        skipped = [o for o in outcomes if isinstance(o, NotApplicable)]
         if found:
             results.extend(RuntimeResult(rule, "diagnosed", d.message, d.signals) for d in found)
-        elif any(isinstance(o, Unknown) for o in outcomes):
-            reason = next(o.reason for o in outcomes if isinstance(o, Unknown))
-            results.append(RuntimeResult(rule, "unknown", reason))
-        elif outcomes:
-            reason = next(o.reason for o in outcomes if isinstance(o, NotApplicable))
-            results.append(RuntimeResult(rule, "not_applicable", reason))
+        elif unknown:
+            results.append(RuntimeResult(rule, "unknown", unknown[0].reason))
+        elif skipped:
+            results.append(RuntimeResult(rule, "not_applicable", skipped[0].reason))
         else:
             results.append(RuntimeResult(rule, "passed", rule.summary))
     return results
+
+
+def diagnose(
+    facts: MetricFacts, rules: Iterable[RuntimeRule] = RUNTIME_RULES
+) -> list[RuntimeResult]:
+    """Run every runtime rule on one server."""
+    return run_diagnoses(facts, rules)

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
-from piqc_advisor.rules.api import NotApplicable, Unknown
-from piqc_advisor.rules.runtime import Diagnosis, DiagnosisRule, RuntimeOutcome, diagnosis_rule
+from piqc_advisor.rules.api import Unknown
+from piqc_advisor.rules.runtime import (
+    Diagnosis,
+    DiagnosisRule,
+    RuntimeOutcome,
+    RuntimeResult,
+    diagnosis_rule,
+    run_diagnoses,
+)
 
 
 @dataclass(frozen=True)
@@ -147,46 +154,11 @@ def replica_imbalance(facts: FleetFacts, params: ImbalanceParams) -> Iterator[Ru
 FLEET_RULES: tuple[FleetRule, ...] = (replica_imbalance,)
 
 
-@dataclass(frozen=True)
-class FleetResult:
-    """A fleet rule's outcome, in the shape of a per-server runtime result."""
-
-    rule: FleetRule
-    outcome: str  # diagnosed | passed | unknown | not_applicable | error
-    message: str
-    signals: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule.name,
-            "item": self.rule.item,
-            "playbook": self.rule.playbook,
-            "outcome": self.outcome,
-            "message": self.message,
-            "signals": list(self.signals),
-        }
+FleetResult: TypeAlias = RuntimeResult
 
 
 def diagnose_fleet(
     facts: FleetFacts, rules: Iterable[FleetRule] = FLEET_RULES
 ) -> list[FleetResult]:
     """Run every fleet rule; a crash is an `error` outcome."""
-    results: list[FleetResult] = []
-    for rule in rules:
-        try:
-            outcomes = list(rule.run(facts))
-        except Exception as exc:  # a broken rule must not stop the others
-            results.append(FleetResult(rule, "error", f"{type(exc).__name__}: {exc}"))
-            continue
-        found = [o for o in outcomes if isinstance(o, Diagnosis)]
-        unknown = [o for o in outcomes if isinstance(o, Unknown)]
-        skipped = [o for o in outcomes if isinstance(o, NotApplicable)]
-        if found:
-            results.extend(FleetResult(rule, "diagnosed", d.message, d.signals) for d in found)
-        elif unknown:
-            results.append(FleetResult(rule, "unknown", unknown[0].reason))
-        elif skipped:
-            results.append(FleetResult(rule, "not_applicable", skipped[0].reason))
-        else:
-            results.append(FleetResult(rule, "passed", rule.summary))
-    return results
+    return run_diagnoses(facts, rules)
