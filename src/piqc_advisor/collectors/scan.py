@@ -24,7 +24,12 @@ from piqc_advisor.collectors.kubernetes.templates import (
     PodTemplate,
     generic_templates,
 )
-from piqc_advisor.collectors.kubernetes.workloads import build_workloads, unique_ids
+from piqc_advisor.collectors.kubernetes.workloads import (
+    build_workloads,
+    id_in_file,
+    repeated_ids,
+    unique_ids,
+)
 from piqc_advisor.collectors.tree import NodeContext
 from piqc_advisor.collectors.yaml_source import Document, Problem
 from piqc_advisor.evaluation.waivers import Waiver, WaiverNote, inline_waivers
@@ -95,14 +100,12 @@ def scan_rendered(
     """
     results = _run(paths, max_file_bytes, workers, _finish_and_render)
     entries = sorted((entry for r in results for entry in r.rendered), key=lambda e: e[:3])
-    counts: dict[str, int] = {}
-    for _, _, workload_id, _ in entries:
-        counts[workload_id] = counts.get(workload_id, 0) + 1
+    repeated = repeated_ids(workload_id for _, _, workload_id, _ in entries)
     written: list[bytes] = []
     for path, _, workload_id, text in entries:
-        if counts[workload_id] > 1:  # as unique_ids does: the file joins the id
+        if workload_id in repeated:  # as unique_ids does: the file joins the id
             data = orjson.loads(text)
-            data["id"] = f"{workload_id}@{path}"
+            data["id"] = id_in_file(workload_id, path)
             text = orjson.dumps(data)
         written.append(text)
     store = _merge(results)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -214,12 +215,22 @@ def build_workloads(
     return unique_ids(workloads) if unique else workloads
 
 
+def repeated_ids(ids: Iterable[str]) -> set[str]:
+    """Ids given to more than one workload (the same object declared in two files)."""
+    return {workload_id for workload_id, count in Counter(ids).items() if count > 1}
+
+
+def id_in_file(workload_id: str, path: str) -> str:
+    """A repeated id made distinct by the file that declares it."""
+    return f"{workload_id}@{path}"
+
+
 def unique_ids(workloads: list[Workload]) -> list[Workload]:
     """The same object declared in two files gets its file in the id, so subjects stay distinct."""
-    counts: dict[str, int] = {}
-    for workload in workloads:
-        counts[workload.id] = counts.get(workload.id, 0) + 1
-    return [replace(w, id=f"{w.id}@{w.source.path}") if counts[w.id] > 1 else w for w in workloads]
+    repeated = repeated_ids(w.id for w in workloads)
+    return [
+        replace(w, id=id_in_file(w.id, w.source.path)) if w.id in repeated else w for w in workloads
+    ]
 
 
 def _template_parts(template: PodTemplate, index: relations.RelatedIndex) -> dict[str, Any]:
