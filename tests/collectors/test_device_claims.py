@@ -100,3 +100,28 @@ def test_a_claim_in_another_namespace_is_not_used(
     ]
     assert workload.accelerator is None
     assert workload.gpus_per_replica is None
+
+
+def test_an_unreadable_count_is_unknown_and_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("pod.yaml").write_text(POD)
+    Path("claims.yaml").write_text(CLAIMS.replace("count: 2}", "count: two}"))
+    store = scan(["."])
+    (workload,) = store.workloads
+    first = workload.device_claims[0]
+    assert (first.reference, first.device_class, first.count) == (
+        "shared-gpus",
+        "gpu.amd.com",
+        None,
+    )
+    assert workload.accelerator is None
+    assert [(p.path, p.line, p.code, p.message) for p in store.problems] == [
+        (
+            "claims.yaml",
+            8,
+            "wrong-type",
+            "/spec/devices/requests/0/exactly/count: expected a number, found a string",
+        )
+    ]

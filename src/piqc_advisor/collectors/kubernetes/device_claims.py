@@ -53,8 +53,13 @@ def _class_and_count(definition: K8sObject) -> tuple[str | None, int | None]:
         device_class = device_class or exact.text("deviceClassName")
         if (exact.text("allocationMode") or "ExactCount") != "ExactCount":
             return device_class, None
-        count = exact.integer("count")
-        total += 1 if count is None else count
+        if exact.get("count") is None:
+            total += 1  # a request without a count asks for one device
+            continue
+        count = exact.integer("count")  # a count of the wrong type is reported there
+        if count is None or count < 1:
+            return device_class, None
+        total += count
     return device_class, (total or None)
 
 
