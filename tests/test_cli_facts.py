@@ -115,3 +115,18 @@ def test_yaml_writes_shared_values_out_without_anchors(monkeypatch) -> None:  # 
     assert "&id" not in out and "*id" not in out
     code, as_json, _ = run("facts", "examples", "--format", "json")
     assert yaml.safe_load(out) == json.loads(as_json)
+
+
+def test_integers_beyond_64_bits_are_written_not_a_crash(tmp_path: Path) -> None:
+    manifest = tmp_path / "d.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n"
+        "  replicas: 99999999999999999999999\n  template:\n    spec:\n      containers:\n"
+        "        - name: vllm\n          image: vllm/vllm-openai:v0.32.0\n"
+        '          args: ["--model", "m"]\n'
+    )
+    for fmt in ("json", "yaml"):
+        code, out, err = run("facts", str(manifest), "--format", fmt)
+        assert code == 0, err
+        (workload,) = yaml.safe_load(out)["workloads"]
+        assert workload["replicas"]["value"] == 99999999999999999999999

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import gc
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
-import orjson
 import yaml
+
+from piqc_advisor.json_text import json_bytes
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -102,20 +102,7 @@ def dump_json_for(stream: TextIO, data: Any) -> str:
 
 
 def _dumps(data: Any, indent: bool) -> str:
-    """JSON text as json.dumps(ensure_ascii=False) writes it, by orjson where it can.
-
-    Python's own encoder writes indented JSON in pure Python; on the reports and facts of
-    thousands of manifests that took seconds (docs/benchmarks.md). orjson's text differs only
-    in spelling small exponents (0.00001 for 1e-05) and in writing NaN and infinities, which
-    JSON cannot hold, as null. What orjson refuses (integers over 64 bits, keys that are not
-    strings) is written by json.
-    """
-    try:
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2 if indent else 0).decode("utf-8")
-    except (TypeError, orjson.JSONEncodeError):
-        if indent:
-            return json.dumps(data, indent=2, ensure_ascii=False)
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return json_bytes(data, indent).decode("utf-8")
 
 
 def pause_gc_for_this_command() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -35,6 +36,7 @@ from piqc_advisor.collectors.yaml_source import Document, Problem
 from piqc_advisor.evaluation.waivers import Waiver, WaiverNote, inline_waivers
 from piqc_advisor.facts.store import FactStore
 from piqc_advisor.facts.workload import Workload
+from piqc_advisor.json_text import json_bytes
 
 ADAPTERS = {**CORE_ADAPTERS, **CRD_ADAPTERS}
 RELATED_KINDS: frozenset[str] = frozenset(
@@ -104,9 +106,9 @@ def scan_rendered(
     written: list[bytes] = []
     for path, _, workload_id, text in entries:
         if workload_id in repeated:  # as unique_ids does: the file joins the id
-            data = orjson.loads(text)
+            data = json.loads(text)
             data["id"] = id_in_file(workload_id, path)
-            text = orjson.dumps(data)
+            text = json_bytes(data)
         written.append(text)
     store = _merge(results)
     return RenderedFacts(store, tuple(written))
@@ -280,7 +282,7 @@ def _finish_and_render(
     """`_finish_shard` with each workload replaced by (path, line, id, its JSON text)."""
     result = _finish_shard(state, others)
     rendered = [
-        (w.source.path, w.source.line, w.id, orjson.dumps(w.to_json())) for w in result.workloads
+        (w.source.path, w.source.line, w.id, json_bytes(w.to_json())) for w in result.workloads
     ]
     return replace(result, workloads=[], rendered=rendered)
 
