@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,23 @@ def test_bad_header_time(tmp_path: Path) -> None:
     snap = read_snapshot_file(path)
     assert snap.problems[0].code == "metrics-bad-time"
     assert normalise(parse_exposition("x 1\n", "x")).engine == []
+
+
+def test_a_bucket_bound_that_is_not_a_number_is_left_out_with_a_warning() -> None:
+    body = (
+        "# TYPE vllm:e2e_request_latency_seconds histogram\n"
+        'vllm:e2e_request_latency_seconds_bucket{le="abc",model_name="m"} 3\n'
+        'vllm:e2e_request_latency_seconds_bucket{le="+Inf",model_name="m"} 3\n'
+        'vllm:e2e_request_latency_seconds_count{model_name="m"} 3\n'
+    )
+    snap = snapshot_from_text(body, "s", 1.0)
+    buckets = snap.metrics.series("vllm:e2e_request_latency_seconds", "bucket")
+    assert [b.le for b in buckets] == [math.inf]
+    assert [(p.severity, p.code, p.message) for p in snap.problems] == [
+        (
+            "warning",
+            "metrics-bad-bucket",
+            "vllm:e2e_request_latency_seconds_bucket: bucket bound le='abc' is not a number; "
+            "the bucket was left out",
+        )
+    ]

@@ -112,6 +112,8 @@ class MetricSet:
     router: list[Series] = field(default_factory=list)
     other: list[Series] = field(default_factory=list)
     aliases_used: dict[str, str] = field(default_factory=dict)
+    # Histogram buckets left out because their `le` is not a number: (sample name, le).
+    bad_buckets: list[tuple[str, str]] = field(default_factory=list)
     _index: dict[str, list[Series]] = field(default_factory=dict, repr=False)
 
     def series(self, canonical: str, part: str | None = None) -> list[Series]:
@@ -160,12 +162,18 @@ def normalise(exposition: Exposition) -> MetricSet:
         labels = sample.labels
         if part == "bucket":
             kept = []
+            bound: str | None = None
             for item in labels:
                 if item[0] == "le":
-                    le = float(item[1])
+                    bound = item[1]
                 else:
                     kept.append(item)
-            if le is None:
+            if bound is None:
+                continue
+            try:
+                le = float(bound)
+            except ValueError:
+                result.bad_buckets.append((sample.name, bound))
                 continue
             labels = tuple(kept)
         series = Series(canonical, raw, sample.kind, part, labels, sample.value, le)

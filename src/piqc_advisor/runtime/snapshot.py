@@ -105,9 +105,15 @@ def snapshot_from_text(
 ) -> Snapshot:
     """A snapshot from a /metrics body and whatever identity is already known."""
     exposition = parse_exposition(body, source, max_bytes=max_bytes)
-    return Snapshot(
-        source, timestamp, normalise(exposition), tuple(exposition.problems), **identity
+    metrics = normalise(exposition)
+    skipped = tuple(
+        Problem(source, None, None, "warning", "metrics-bad-bucket", message)
+        for message in dict.fromkeys(
+            f"{name}: bucket bound le={bound!r} is not a number; the bucket was left out"
+            for name, bound in metrics.bad_buckets
+        )
     )
+    return Snapshot(source, timestamp, metrics, (*exposition.problems, *skipped), **identity)
 
 
 def read_snapshot_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Snapshot:
