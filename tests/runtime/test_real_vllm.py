@@ -127,11 +127,12 @@ def test_queueing_and_kv_pressure(vllm: str) -> None:
     # late enough to miss every moment of a burst, so this test reads the exact evidence:
     # every request records its queue time and every preemption is counted. Whether the
     # scheduler preempts depends on how the burst is admitted; with 6 KV blocks (one full
-    # sequence) it almost always does, and a second or third burst settles the rare miss.
+    # sequence) it almost always does, and later bursts (up to five) settle the rare miss
+    # (three misses in a row were seen once in CI on 2 busy cores).
     snaps: list[Snapshot] = [_snapshot()]
     bursts = 0
     sig = compute_signals(snaps, {"max_num_seqs": MAX_SEQS})
-    while bursts < 3:
+    while bursts < 5:
         # Not streamed: per-token SSE keeps the API server too busy to answer /metrics.
         results = concurrent(vllm, MODEL, 3 * MAX_SEQS, 3 * MAX_SEQS, max_tokens=400, stream=False)
         bursts += 1
